@@ -1,0 +1,88 @@
+/**
+ * Errors the agent raises, each with a stable `code` (as undici's UND_ERR_*), so callers and
+ * logs can tell them apart without parsing messages. `retryable` says whether trying the same
+ * thing again later can succeed; a terminal error is never retried.
+ */
+export type AgentErrorCode =
+  | 'V6_CONFIG_INVALID'
+  | 'V6_SERVER_UNREACHABLE'
+  | 'V6_SERVER_ERROR'
+  | 'V6_SERVER_BAD_RESPONSE'
+  | 'V6_AUTH_REJECTED'
+  | 'V6_ENCRYPTION_MISMATCH'
+  | 'V6_RUN_NOT_RUNNABLE'
+  | 'V6_KUBE_API_ERROR';
+
+export class AgentError extends Error {
+  readonly code: AgentErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: AgentErrorCode, message: string, options: { retryable: boolean; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable;
+  }
+}
+
+/** The server could not be reached (connection refused, reset, timeout). Always retryable. */
+export class ServerUnreachableError extends AgentError {
+  constructor(url: string, cause: unknown) {
+    super('V6_SERVER_UNREACHABLE', `vantage6 server unreachable at ${url}: ${describe(cause)}`, {
+      retryable: true,
+      cause,
+    });
+  }
+}
+
+/** The server answered with an error status. 5xx and 429 are retryable, 4xx are not. */
+export class ServerResponseError extends AgentError {
+  readonly status: number;
+  readonly body: unknown;
+
+  constructor(method: string, path: string, status: number, body: unknown) {
+    super('V6_SERVER_ERROR', `${method} ${path} answered ${status}: ${summarize(body)}`, {
+      retryable: status >= 500 || status === 429,
+    });
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** The server answered something that is not the JSON the protocol promises. Retryable: a proxy or a restart may be in the way. */
+export class ServerBadResponseError extends AgentError {
+  constructor(method: string, path: string, detail: string) {
+    super('V6_SERVER_BAD_RESPONSE', `${method} ${path} answered an unreadable body: ${detail}`, { retryable: true });
+  }
+}
+
+/** The server refused the node's API key: the admin must fix the key. */
+export class AuthRejectedError extends AgentError {
+  constructor(message: string) {
+    super('V6_AUTH_REJECTED', message, { retryable: false });
+  }
+}
+
+/** A run that cannot be executed; `status` is the vantage6 run status to report and `message` the run log. */
+export class RunNotRunnableError extends AgentError {
+  readonly status: string;
+
+  constructor(status: string, message: string, cause?: unknown) {
+    super('V6_RUN_NOT_RUNNABLE', message, { retryable: false, cause });
+    this.status = status;
+  }
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+function summarize(body: unknown): string {
+  if (body && typeof body === 'object' && 'msg' in body) return String((body as { msg: unknown }).msg);
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return text === undefined ? '(empty)' : text.slice(0, 200);
+}
