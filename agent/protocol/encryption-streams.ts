@@ -1,0 +1,127 @@
+/**
+ * Streaming forms of vantage6's encryption, for blob-store payloads of any size. Each transform
+ * holds at most one header or one partial base64 quantum besides the chunk in hand, so memory
+ * does not grow with the payload.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Cipheriv } from 'node:crypto';
+import { DecryptionError } from './errors.js';
+import { b64decode } from './python-codecs.js';
+import { headerLength } from './hybrid.js';
+
+/**
+ * The longest header we wait for. vantage6's own is 710 bytes for a 4096-bit key (upstream reads
+ * without a limit); a stream without two '$' in this many bytes is not a vantage6 message.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/** `header` first, then `cipher` applied to the input (`encrypt_stream`). */
+export class HeaderThenCipherTransform extends Transform {
+  readonly #cipher: Cipheriv;
+
+  constructor(header: Buffer, cipher: Cipheriv) {
+    super();
+    this.#cipher = cipher;
+    this.push(header);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(null, this.#cipher.update(chunk));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(null, this.#cipher.final());
+  }
+}
+
+/**
+ * Reads the header up to the second '$', asks `open(headerText)` for the AES cipher, then
+ * deciphers the rest (`decrypt_stream`). The header must be UTF-8, as upstream decodes it.
+ */
+export class HeaderThenDecipherTransform extends Transform {
+  readonly #open: (header: Buffer) => Cipheriv;
+  #header: Buffer | undefined = Buffer.alloc(0);
+  #cipher: Cipheriv | undefined;
+
+  constructor(open: (header: Buffer) => Cipheriv) {
+    super();
+    this.#open = open;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      if (this.#cipher !== undefined) return callback(null, this.#cipher.update(chunk));
+      const pending = Buffer.concat([this.#header ?? Buffer.alloc(0), chunk]);
+      const end = headerLength(pending);
+      if (end < 0) {
+        if (pending.length > MAX_HEADER_BYTES) throw tooLong();
+        this.#header = pending;
+        return callback();
+      }
+      if (end > MAX_HEADER_BYTES) throw tooLong();
+      this.#header = undefined;
+      this.#cipher = this.#open(pending.subarray(0, end));
+      callback(null, this.#cipher.update(pending.subarray(end)));
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#cipher === undefined) {
+      return callback(new DecryptionError('V6_PROTO_MESSAGE_MALFORMED', 'stream ended before the header was fully read'));
+    }
+    callback(null, this.#cipher.final());
+  }
+}
+
+/** Base64 of the input, emitted in whole 3-byte groups (`CryptorBase.encrypt_stream`). */
+export class Base64EncodeTransform extends Transform {
+  #carry = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const pending = Buffer.concat([this.#carry, chunk]);
+    const whole = pending.length - (pending.length % 3);
+    this.#carry = pending.subarray(whole);
+    callback(null, whole > 0 ? Buffer.from(pending.subarray(0, whole).toString('base64'), 'latin1') : undefined);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(null, this.#carry.length > 0 ? Buffer.from(this.#carry.toString('base64'), 'latin1') : undefined);
+  }
+}
+
+/**
+ * Python-lenient base64 decoding of the input in 4-byte groups counted from the stream start, the
+ * last group padded with '=' (`CryptorBase.decrypt_stream`). Well-formed base64 decodes the same
+ * however it is chunked; for malformed input upstream's result depends on its read size, ours on
+ * the incoming chunk sizes.
+ */
+export class Base64DecodeTransform extends Transform {
+  #carry = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      const pending = Buffer.concat([this.#carry, chunk]);
+      const whole = pending.length - (pending.length % 4);
+      this.#carry = pending.subarray(whole);
+      callback(null, whole > 0 ? b64decode(pending.subarray(0, whole)) : undefined);
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      if (this.#carry.length === 0) return callback();
+      const padded = Buffer.concat([this.#carry, Buffer.from('='.repeat(4 - this.#carry.length))]);
+      callback(null, b64decode(padded));
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+}
+
+function tooLong(): DecryptionError {
+  return new DecryptionError('V6_PROTO_MESSAGE_MALFORMED', `no header in the first ${MAX_HEADER_BYTES} bytes of the stream`);
+}
