@@ -51,6 +51,8 @@ export interface StoreEvent {
   type: WatchEventType;
   plural: string;
   object: KubeObject;
+  /** For MODIFIED: the object before the change (watches with selectors need it). */
+  oldObject?: KubeObject;
 }
 
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
@@ -199,7 +201,7 @@ export class Store {
     if (meta.generation !== undefined && !isDeepStrictEqual(draft['spec'], current['spec'])) meta.generation += 1;
     meta.resourceVersion = this.nextRevision();
     this.bucket(plural).set(keyOf(scope, name), draft);
-    this.emit({ type: 'MODIFIED', plural, object: draft });
+    this.emit({ type: 'MODIFIED', plural, object: draft, oldObject: current });
     if (meta.deletionTimestamp !== undefined && (meta.finalizers ?? []).length === 0) this.remove(type, draft);
     return copy(draft);
   }
@@ -354,7 +356,7 @@ export class Store {
     stored.metadata.deletionGracePeriodSeconds = 0;
     stored.metadata.resourceVersion = this.nextRevision();
     this.bucket(type.plural).set(keyOf(stored.metadata.namespace, stored.metadata.name!), stored);
-    this.emit({ type: 'MODIFIED', plural: type.plural, object: stored });
+    this.emit({ type: 'MODIFIED', plural: type.plural, object: stored, oldObject: obj });
   }
 
   /** Removes the object, then collects dependents left without owners and completes waiting owners. */

@@ -1,4 +1,5 @@
 // Validation the API server applies before storing an object; pure: object in, causes out.
+import { isDeepStrictEqual } from 'node:util';
 import type { StatusCause } from './errors.js';
 import type { KubeObject } from './store.js';
 import type { ResourceType } from './resources.js';
@@ -170,4 +171,39 @@ export function validateObject(type: ResourceType, obj: KubeObject): StatusCause
     }
   }
   return causes;
+}
+
+function immutable(field: string, value: unknown): StatusCause {
+  return { reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: field is immutable`, field };
+}
+
+/** The parts of a pod spec an update may change: container images, activeDeadlineSeconds, tolerations, and nodeName once. */
+function podSpecSansMutable(spec: unknown, nodeNameSet: boolean): unknown {
+  if (!isRecord(spec)) return spec;
+  const { activeDeadlineSeconds: _a, tolerations: _t, nodeName, ...rest } = spec;
+  const images = (list: unknown) => (Array.isArray(list) ? list.map((c) => (isRecord(c) ? { ...c, image: undefined } : c)) : list);
+  return { ...rest, containers: images(rest['containers']), initContainers: images(rest['initContainers']), ...(nodeNameSet ? { nodeName } : {}) };
+}
+
+/** Problems with changing `before` into `after` by an update through the API (immutable fields). */
+export function validateUpdate(type: ResourceType, before: KubeObject, after: KubeObject): StatusCause[] {
+  const same = isDeepStrictEqual;
+  const oldSpec = isRecord(before['spec']) ? before['spec'] : {};
+  const newSpec = isRecord(after['spec']) ? after['spec'] : {};
+  if (type.plural === 'pods') {
+    const nodeNameSet = typeof oldSpec['nodeName'] === 'string' && oldSpec['nodeName'] !== '';
+    if (!same(podSpecSansMutable(oldSpec, nodeNameSet), podSpecSansMutable(newSpec, nodeNameSet))) {
+      return [{
+        reason: 'FieldValueForbidden',
+        message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations)',
+        field: 'spec',
+      }];
+    }
+  }
+  if (type.plural === 'jobs') {
+    return ['template', 'selector', 'completionMode']
+      .filter((key) => !same(oldSpec[key], newSpec[key]))
+      .map((key) => immutable(`spec.${key}`, newSpec[key]));
+  }
+  return [];
 }
