@@ -1,0 +1,36 @@
+/**
+ * vantage6 4.x run statuses (`TaskStatus` in vantage6-common/vantage6/common/task_status.py,
+ * spec A7), as sent in `PATCH run` and `algorithm_status_change`.
+ */
+export const RunStatus = {
+  Pending: 'pending',
+  Initializing: 'initializing',
+  Active: 'active',
+  Completed: 'completed',
+  Failed: 'failed',
+  StartFailed: 'start failed',
+  NoDockerImage: 'non-existing Docker image',
+  Crashed: 'crashed',
+  Killed: 'killed by user',
+  NotAllowed: 'not allowed',
+  UnknownError: 'unknown error',
+} as const;
+
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+
+const STATUSES: ReadonlySet<string> = new Set(Object.values(RunStatus));
+const NOT_FAILED: ReadonlySet<string> = new Set([RunStatus.Initializing, RunStatus.Active, RunStatus.Completed, RunStatus.Pending]);
+
+export function isRunStatus(value: string): value is RunStatus {
+  return STATUSES.has(value);
+}
+
+/** `has_task_failed`: every status except pending, initializing, active and completed (unknown strings included). */
+export function hasRunFailed(status: string): boolean {
+  return !NOT_FAILED.has(status);
+}
+
+/** `has_task_finished`: failed or completed. */
+export function hasRunFinished(status: string): boolean {
+  return status === RunStatus.Completed || hasRunFailed(status);
+}
