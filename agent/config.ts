@@ -1,0 +1,506 @@
+// The node configuration: a vantage6 node YAML file (the keys an admin already has) plus the keys
+// this agent adds for Kubernetes, Redis, the queue, the proxy and metrics. `parseConfig` is pure
+// (text and environment in, typed config and warnings out); `loadConfig` only reads the file.
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { isValidEnvName } from './protocol/env.js';
+
+// ---------------------------------------------------------------------------------------------
+// Errors and warnings
+
+/** Every problem with a config file, one line per field: `<path>: <what is wrong>`. */
+export class ConfigError extends Error {
+  readonly code = 'V6_CONFIG_INVALID';
+  readonly problems: readonly string[];
+
+  constructor(source: string, problems: readonly string[]) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * vantage6 node keys this agent accepts and ignores, with the reason shown to the admin. Anything
+ * else unknown at the top level is an error.
+ */
+const IGNORED_VANTAGE6_KEYS: Readonly<Record<string, string>> = {
+  task_dir: 'run folders live on the PersistentVolumeClaim kubernetes.task_volume',
+  docker_registries: 'image pull credentials are Kubernetes Secrets named in kubernetes.image_pull_secrets',
+  private_docker_registries: 'image pull credentials are Kubernetes Secrets named in kubernetes.image_pull_secrets',
+  vpn_subnet: "vantage6's VPN between algorithm containers is not supported; NetworkPolicies isolate algorithm pods",
+  whitelist: 'algorithm egress is governed by the NetworkPolicies of the Helm chart, not by a Squid proxy',
+  prometheus: 'the agent serves Prometheus metrics on metrics.port instead',
+  node_extra_env: "the agent's own environment is set on its Deployment (Helm chart)",
+  node_extra_mounts: "the agent's volumes are set on its Deployment; databases on claims use databases[].volume",
+  node_extra_hosts: 'host aliases are set on the Deployment (Helm chart)',
+  algorithm_device_requests: 'Docker device requests do not apply to pods; GPUs are not supported yet',
+  dev: 'these are development switches of the Docker node',
+  debug: 'these are debug switches of the Docker node; use logging.level: debug',
+  run_context_file: 'v6-node does not write run_context.json',
+};
+
+/** vantage6's `logging` fields other than `level`: the agent logs JSON lines to stdout. */
+const IGNORED_VANTAGE6_LOGGING_KEYS = ['file', 'use_console', 'backup_count', 'max_size', 'format', 'datefmt', 'loggers'];
+
+function ignoredWarning(key: string, reason: string): string {
+  return `ignored: ${key} has no meaning on Kubernetes because ${reason}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field schemas (messages never include the value: it may be a secret)
+
+const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
+const portNumber = z
+  .int({ error: 'expected a port number (1-65535)' })
+  .min(1, { error: 'expected a port number (1-65535)' })
+  .max(65535, { error: 'expected a port number (1-65535)' });
+const nonEmpty = z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' });
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const namespaceName = z
+  .string({ error: 'expected a string' })
+  .refine((v) => v.length <= 63 && dns1123Label.test(v), { error: 'expected an RFC 1123 label (a Kubernetes namespace name)' });
+const objectName = z
+  .string({ error: 'expected a string' })
+  .refine((v) => v.length <= 253 && dns1123Subdomain.test(v), { error: 'expected an RFC 1123 subdomain (a Kubernetes object name)' });
+
+/** A Kubernetes quantity (`500m`, `2`, `1.5Gi`, `1e3`); numbers are accepted and kept as text. */
+const quantityPattern = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$/;
+const quantity = z
+  .union([z.string(), z.number()], { error: 'expected a Kubernetes quantity such as 500m or 1Gi' })
+  .transform(String)
+  .refine((v) => quantityPattern.test(v), { error: 'expected a Kubernetes quantity such as 500m or 1Gi' });
+
+const absolutePath = z
+  .string({ error: 'expected a string' })
+  .refine((v) => posix.isAbsolute(v) && posix.normalize(v) === v.replace(/(.)\/$/, '$1'), {
+    error: 'expected an absolute path',
+  });
+
+/** A path below a mount: relative, without `..`, so it cannot escape the mounted claim. */
+const pathInVolume = z
+  .string({ error: 'expected a string' })
+  .min(1, { error: 'must not be empty' })
+  .refine((v) => !posix.isAbsolute(v) && !posix.normalize(v).split('/').includes('..'), {
+    error: 'expected a relative path that stays inside the volume (no leading / and no ..)',
+  });
+
+function httpUrl(what: string) {
+  return z
+    .string({ error: `expected ${what}` })
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: `expected ${what}` })
+    .transform((v) => v.replace(/\/+$/, ''));
+}
+
+const envValue = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
+const stringOrList = z
+  .union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings' })
+  .transform((v) => (typeof v === 'string' ? [v] : v));
+const idOrNameList = z.array(z.union([z.int(), z.string()]), { error: 'expected a list of ids or names' });
+
+// ---------------------------------------------------------------------------------------------
+// vantage6 sections
+
+const databaseTypes = ['csv', 'parquet', 'sql', 'sparql', 'excel', 'other'] as const;
+
+const databaseSchema = z
+  .strictObject({
+    label: nonEmpty.refine((label) => isValidEnvName(`${label.toUpperCase()}_DATABASE_URI`), {
+      error: 'must be usable in environment variable names (letters, digits and _, not starting with a digit)',
+    }),
+    type: z.enum(databaseTypes, { error: `expected one of ${databaseTypes.join(', ')}` }),
+    uri: nonEmpty,
+    env: z
+      .record(z.string(), envValue, { error: 'expected a mapping of names to values' })
+      .superRefine((values, ctx) => {
+        for (const key of Object.keys(values)) {
+          if (!isValidEnvName(`DB_PARAM_${key.toUpperCase()}`)) {
+            ctx.addIssue({ code: 'custom', path: [key], message: 'not usable in an environment variable name' });
+          }
+        }
+      })
+      .optional(),
+    volume: z
+      .strictObject({
+        claim_name: objectName,
+        sub_path: pathInVolume.optional(),
+      })
+      .optional(),
+  })
+  .refine((db) => db.volume === undefined || pathInVolume.safeParse(db.uri).success, {
+    path: ['uri'],
+    error: 'with a volume, expected a relative path inside the volume (no leading / and no ..)',
+    when: (payload) => isMapping(payload.value) && typeof payload.value.uri === 'string',
+  });
+
+/** Labels are unique as the environment sees them: upper-cased. Checked even when an entry has other problems. */
+const databasesSchema = z
+  .array(databaseSchema, { error: 'expected a list of databases' })
+  .superRefine((databases, ctx) => {
+    const seen = new Set<string>();
+    databases.forEach((db: unknown, i) => {
+      if (!isMapping(db) || typeof db.label !== 'string') return;
+      const upper = db.label.toUpperCase();
+      if (seen.has(upper)) ctx.addIssue({ code: 'custom', path: [i, 'label'], message: 'is used by another database (labels are compared upper-cased)' });
+      seen.add(upper);
+    });
+  }, { when: (payload) => Array.isArray(payload.value) })
+  .default([]);
+
+const encryptionSchema = z
+  .strictObject({
+    enabled: z.boolean({ error: 'expected true or false' }).default(false),
+    private_key: nonEmpty.optional(),
+  })
+  .prefault({});
+
+const policiesSchema = z
+  .strictObject({
+    allowed_algorithms: stringOrList.optional(),
+    allowed_algorithm_stores: stringOrList.optional(),
+    allowed_organizations: idOrNameList.optional(),
+    allowed_users: idOrNameList.optional(),
+    allow_basics_algorithm: z.boolean({ error: 'expected true or false' }).default(true),
+    require_algorithm_pull: z.boolean({ error: 'expected true or false' }).default(true),
+    allow_either_whitelist_or_store: z.boolean({ error: 'expected true or false' }).default(false),
+  })
+  .prefault({});
+
+// ---------------------------------------------------------------------------------------------
+// our sections
+
+const resourceListSchema = z.strictObject({ cpu: quantity, memory: quantity });
+const partialResourceListSchema = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
+
+const resourcesSchema = z
+  .strictObject({
+    requests: resourceListSchema.partial().prefault({}).transform((r) => ({ cpu: r.cpu ?? '250m', memory: r.memory ?? '512Mi' })),
+    limits: resourceListSchema.partial().prefault({}).transform((r) => ({ cpu: r.cpu ?? '2', memory: r.memory ?? '4Gi' })),
+  })
+  .prefault({});
+
+const imageOverrideSchema = z.strictObject({
+  image: nonEmpty,
+  resources: z.strictObject({ requests: partialResourceListSchema.optional(), limits: partialResourceListSchema.optional() }).optional(),
+  active_deadline_seconds: positiveInt.optional(),
+});
+
+const kubernetesSchema = z
+  .strictObject({
+    namespace: namespaceName.default('vantage6-tasks'),
+    task_volume: z.strictObject(
+      {
+        claim_name: objectName,
+        access_mode: z
+          .enum(['ReadWriteOnce', 'ReadWriteMany'], { error: 'expected ReadWriteOnce or ReadWriteMany' })
+          .default('ReadWriteOnce'),
+        mount_path: absolutePath.default('/var/lib/v6-node/tasks'),
+      },
+      { error: 'expected a mapping with at least claim_name' },
+    ),
+    node_name: nonEmpty.optional(),
+    image_pull_secrets: z.array(objectName, { error: 'expected a list of Secret names' }).default([]),
+    run: z
+      .strictObject({
+        resources: resourcesSchema,
+        active_deadline_seconds: positiveInt.default(86400),
+        ttl_seconds_after_finished: z
+          .int({ error: 'expected a non-negative integer' })
+          .min(0, { error: 'expected a non-negative integer' })
+          .default(3600),
+        run_as_user: positiveInt.default(10000),
+        run_as_group: positiveInt.default(10000),
+        fs_group: positiveInt.default(10000),
+        tmp_size_limit: quantity.default('1Gi'),
+      })
+      .prefault({}),
+    image_overrides: z.array(imageOverrideSchema, { error: 'expected a list' }).default([]),
+  })
+  .superRefine((k, ctx) => {
+    if (k.task_volume.access_mode === 'ReadWriteOnce' && k.node_name === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['node_name'],
+        message: 'required when kubernetes.task_volume.access_mode is ReadWriteOnce (set V6_KUBE_NODE_NAME from the downward API)',
+      });
+    }
+  });
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+/** vantage6 (Python) level names mapped onto pino's. */
+const pythonLevels: Readonly<Record<string, (typeof logLevels)[number]>> = { warning: 'warn', critical: 'fatal' };
+
+const logLevel = z
+  .string({ error: `expected one of ${logLevels.join(', ')}` })
+  .transform((v) => pythonLevels[v.toLowerCase()] ?? v.toLowerCase())
+  .pipe(z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }));
+
+const configSchema = z
+  .strictObject({
+    api_key: z.uuid({ error: 'expected a UUID (the node API key)' }),
+    server_url: httpUrl('an http or https URL'),
+    port: portNumber.optional(),
+    api_path: z
+      .string({ error: 'expected a string' })
+      .refine((v) => v === '' || v.startsWith('/'), { error: 'expected a path starting with / (or empty)' })
+      .transform((v) => v.replace(/\/+$/, ''))
+      .default('/api'),
+    databases: databasesSchema,
+    encryption: encryptionSchema,
+    policies: policiesSchema,
+    algorithm_env: z
+      .record(z.string(), envValue, { error: 'expected a mapping of names to values' })
+      .superRefine((values, ctx) => {
+        for (const name of Object.keys(values)) {
+          if (!isValidEnvName(name)) {
+            ctx.addIssue({ code: 'custom', path: [name], message: 'not a name the node may set (an identifier, and not PKG_NAME)' });
+          }
+        }
+      })
+      .default({}),
+    share_algorithm_logs: z.boolean({ error: 'expected true or false' }).default(true),
+    share_config: z.boolean({ error: 'expected true or false' }).default(true),
+
+    kubernetes: kubernetesSchema,
+    redis: z
+      .strictObject({
+        url: z
+          .string({ error: 'expected a redis:// or rediss:// URL' })
+          .refine((v) => URL.canParse(v) && ['redis:', 'rediss:'].includes(new URL(v).protocol), {
+            error: 'expected a redis:// or rediss:// URL',
+          })
+          .default('redis://127.0.0.1:6379'),
+        password: nonEmpty.optional(),
+      })
+      .prefault({}),
+    queue: z
+      .strictObject({
+        concurrency: positiveInt.default(4),
+        max_active_jobs: positiveInt.default(20),
+        prefix: nonEmpty.default('v6-node'),
+      })
+      .prefault({}),
+    proxy: z
+      .strictObject(
+        {
+          url: httpUrl('an http or https URL with no port and no path (what algorithms get as HOST)').refine(
+            (v) => {
+              const url = new URL(v);
+              return url.port === '' && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+            },
+            { error: 'expected scheme and host only: algorithms append :PORT themselves' },
+          ),
+          port: portNumber.default(7654),
+          listen_port: portNumber.optional(),
+          max_body_bytes: positiveInt.default(10 * 1024 * 1024),
+        },
+        { error: 'expected a mapping with at least url' },
+      )
+      .transform((p) => ({ ...p, listen_port: p.listen_port ?? p.port })),
+    metrics: z.strictObject({ port: portNumber.default(9464) }).prefault({}),
+    results: z.strictObject({ max_output_bytes: positiveInt.default(50 * 1024 * 1024) }).prefault({}),
+    logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.port !== undefined && new URL(c.server_url).port !== '') {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'server_url already has a port; give it in one place only' });
+    }
+    if (c.encryption.enabled && c.encryption.private_key === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encryption', 'private_key'],
+        message: 'required when encryption.enabled is true (or set V6_PRIVATE_KEY_FILE)',
+      });
+    }
+    c.databases.forEach((db, i) => {
+      if (db.volume?.claim_name === c.kubernetes.task_volume.claim_name) {
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'volume', 'claim_name'], message: 'must not be the task volume claim' });
+      }
+    });
+    if (c.metrics.port === c.proxy.listen_port) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'must differ from proxy.listen_port (they share the pod)' });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type DatabaseConfig = z.output<typeof databaseSchema>;
+export type DatabaseType = (typeof databaseTypes)[number];
+export type PoliciesConfig = Config['policies'];
+export type KubernetesConfig = Config['kubernetes'];
+export type ResourceRequirements = KubernetesConfig['run']['resources'];
+export type ImageOverride = z.output<typeof imageOverrideSchema>;
+export type LogLevel = (typeof logLevels)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Environment overrides
+
+/** Environment variables that override a config path (the variable wins when set and non-empty). */
+export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[] }> = [
+  { env: 'V6_API_KEY', path: ['api_key'] },
+  { env: 'V6_PRIVATE_KEY_FILE', path: ['encryption', 'private_key'] },
+  { env: 'V6_KUBE_NODE_NAME', path: ['kubernetes', 'node_name'] },
+  { env: 'V6_REDIS_URL', path: ['redis', 'url'] },
+  { env: 'V6_REDIS_PASSWORD', path: ['redis', 'password'] },
+];
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The mapping at `path` in `data`, created when absent; undefined when something else is there. */
+function mappingAt(data: Record<string, unknown>, path: readonly string[]): Record<string, unknown> | undefined {
+  let current = data;
+  for (const key of path) {
+    const child = current[key] ?? {};
+    if (!isMapping(child)) return undefined;
+    current[key] = child;
+    current = child;
+  }
+  return current;
+}
+
+/**
+ * A copy of `raw` with the overrides applied, and which paths came from which variable. A value
+ * that is not a mapping where a section is expected is left for validation to report.
+ */
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { data: Record<string, unknown>; fromEnv: Map<string, string> } {
+  const data = structuredClone(raw);
+  const fromEnv = new Map<string, string>();
+  for (const { env: name, path } of ENV_OVERRIDES) {
+    const value = env[name];
+    const parent = mappingAt(data, path.slice(0, -1));
+    if (value === undefined || value === '' || parent === undefined) continue;
+    parent[path.at(-1)!] = value;
+    fromEnv.set(path.join('.'), name);
+  }
+  return { data, fromEnv };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => {
+    if (typeof key === 'number') return `${acc}[${key}]`;
+    return acc === '' ? String(key) : `${acc}.${String(key)}`;
+  }, '');
+}
+
+/** Generic messages for issues the field schemas above do not word themselves. */
+const genericError: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return 'required';
+    return issue.expected === 'object' ? 'expected a mapping' : issue.expected === 'array' ? 'expected a list' : `expected ${issue.expected}`;
+  }
+  return undefined;
+};
+
+function problemsOf(error: z.ZodError, fromEnv: Map<string, string>): string[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown key`);
+    }
+    const path = formatPath(issue.path);
+    const envName = fromEnv.get(issue.path.join('.'));
+    const where = envName === undefined ? path || '(top level)' : `${path} (from ${envName})`;
+    return [`${where}: ${issue.message}`];
+  });
+}
+
+/** The ignored vantage6 keys present in `raw`, removed from a copy, and the warnings for them. */
+function dropIgnoredKeys(raw: Record<string, unknown>): { data: Record<string, unknown>; warnings: string[] } {
+  const warnings: string[] = [];
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const reason = IGNORED_VANTAGE6_KEYS[key];
+    if (reason === undefined) data[key] = value;
+    else warnings.push(ignoredWarning(key, reason));
+  }
+  if (isMapping(data.logging)) {
+    const logging: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(data.logging)) {
+      if (IGNORED_VANTAGE6_LOGGING_KEYS.includes(key)) warnings.push(ignoredWarning(`logging.${key}`, 'the agent logs JSON lines to stdout'));
+      else logging[key] = value;
+    }
+    data.logging = logging;
+  }
+  return { data, warnings };
+}
+
+/**
+ * Parse and validate a config file's text. Throws `ConfigError` naming every wrong field at once
+ * (YAML syntax errors by line and column); never includes a value in a message.
+ * `source` names the file in the error message.
+ */
+export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv, source = 'config'): { config: Config; warnings: string[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(yamlText, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return `line ${line}, column ${col}: YAML ${e.code}`;
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (!isMapping(raw)) throw new ConfigError(source, ['(top level): expected a mapping']);
+
+  const { data, warnings } = dropIgnoredKeys(raw);
+  const { data: withEnv, fromEnv } = applyEnvOverrides(data, env);
+  const result = configSchema.safeParse(withEnv, { error: genericError });
+  if (!result.success) throw new ConfigError(source, problemsOf(result.error, fromEnv));
+  return { config: result.data, warnings };
+}
+
+/** Read and parse the config file at `path`; see `parseConfig`. */
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv): Promise<{ config: Config; warnings: string[] }> {
+  return parseConfig(await readFile(path, 'utf8'), env, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived values and logging
+
+/** The server's REST base URL as vantage6 builds it: `server_url[:port]api_path` (A1). */
+export function apiBaseUrl(config: Pick<Config, 'server_url' | 'port' | 'api_path'>): string {
+  return `${config.server_url}${config.port === undefined ? '' : `:${config.port}`}${config.api_path}`;
+}
+
+const REDACTED = '[redacted]';
+
+/** A URL with its password replaced; text that is not a URL with a password is returned as is. */
+function withoutPassword(text: string): string {
+  if (!URL.canParse(text)) return text;
+  const url = new URL(text);
+  if (url.password === '') return text;
+  url.password = REDACTED;
+  return url.toString();
+}
+
+/**
+ * A copy safe to log: the API key, the Redis password, passwords in URLs, database `env` values
+ * and `algorithm_env` values (either may hold credentials) are replaced by `[redacted]`.
+ */
+export function redactedConfig(config: Config): Config {
+  const redactValues = (values: Record<string, string | number | boolean>) =>
+    Object.fromEntries(Object.keys(values).map((key) => [key, REDACTED]));
+  return {
+    ...config,
+    api_key: REDACTED,
+    databases: config.databases.map((db) => ({
+      ...db,
+      uri: withoutPassword(db.uri),
+      ...(db.env === undefined ? {} : { env: redactValues(db.env) }),
+    })),
+    algorithm_env: redactValues(config.algorithm_env),
+    redis: {
+      url: withoutPassword(config.redis.url),
+      ...(config.redis.password === undefined ? {} : { password: REDACTED }),
+    },
+  };
+}

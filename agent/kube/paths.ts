@@ -1,0 +1,54 @@
+// Where things are: inside an algorithm pod (the vantage6 4.x container contract) and on the
+// agent's own mount of the task volume. Pure path arithmetic; the agent creates the folders.
+import { posix } from 'node:path';
+import { jobTmpFolderName, runFolderName } from './names.js';
+
+/** Root of the run folders inside the pod; only the run's own folder is mounted below it. */
+export const DATA_ROOT = '/mnt/data';
+/** The job's shared temporary folder inside the pod (vantage6's `TEMPORARY_FOLDER`). */
+export const TEMPORARY_FOLDER = '/mnt/tmp';
+/** Where the run's Secret is mounted; the container token is the file `token` in it. */
+export const TOKEN_MOUNT = '/mnt/token';
+/** The key of the container token in the run's Secret, and so its file name under TOKEN_MOUNT. */
+export const TOKEN_KEY = 'token';
+/** Root under which each database on a claim is mounted, at `<root>/<label>`. */
+export const DATABASES_ROOT = '/mnt/databases';
+/** A writable scratch directory for images with a read-only root filesystem. */
+export const SCRATCH_MOUNT = '/tmp';
+
+/** The run's folder inside the pod: `/mnt/data/task-XXXXXXXXX`. */
+export function runDataPath(runId: number): string {
+  return posix.join(DATA_ROOT, runFolderName(runId));
+}
+
+/** The files of the contract, inside the pod. */
+export function runFilePaths(runId: number): { input: string; output: string; token: string } {
+  return {
+    input: posix.join(runDataPath(runId), 'input'),
+    output: posix.join(runDataPath(runId), 'output'),
+    token: posix.join(TOKEN_MOUNT, TOKEN_KEY),
+  };
+}
+
+/** Where a database on a claim is mounted inside the pod. */
+export function databaseMountPath(label: string): string {
+  return posix.join(DATABASES_ROOT, label);
+}
+
+/** The URI an algorithm gets for a database on a claim: its `uri` below the mount. */
+export function databasePathInPod(label: string, uri: string): string {
+  return posix.join(databaseMountPath(label), uri);
+}
+
+/**
+ * The run's folder as the agent sees it (`<task_volume.mount_path>/task-XXXXXXXXX`): the agent
+ * writes `input` and an empty `output` there before it creates the Job, and reads `output` after.
+ */
+export function agentRunFolder(taskVolumeMountPath: string, runId: number): string {
+  return posix.join(taskVolumeMountPath, runFolderName(runId));
+}
+
+/** The job's temporary folder as the agent sees it; the agent creates it before the Job. */
+export function agentJobTmpFolder(taskVolumeMountPath: string, jobId: number): string {
+  return posix.join(taskVolumeMountPath, jobTmpFolderName(jobId));
+}
