@@ -96,9 +96,8 @@ function validateMeta(type: ResourceType, obj: KubeObject): StatusCause[] {
 
 /** Validates a pod spec; `path` is where it sits ('spec' in a Pod, 'spec.template.spec' in a Job). */
 export function validatePodSpec(spec: unknown, path: string): StatusCause[] {
-  if (!isRecord(spec)) return [required(path)];
   const causes: StatusCause[] = [];
-  const containers = spec['containers'];
+  const containers = isRecord(spec) ? spec['containers'] : undefined;
   if (!Array.isArray(containers) || containers.length === 0) return [required(`${path}.containers`)];
   const seen = new Set<string>();
   for (const [i, container] of (containers as unknown[]).entries()) {
@@ -111,7 +110,7 @@ export function validatePodSpec(spec: unknown, path: string): StatusCause[] {
     else seen.add(name);
     if (typeof container['image'] !== 'string' || container['image'].trim() === '') causes.push(required(`${at}.image`));
   }
-  const restartPolicy = spec['restartPolicy'];
+  const restartPolicy = (spec as Record<string, unknown>)['restartPolicy'];
   if (restartPolicy !== undefined && !['Always', 'OnFailure', 'Never'].includes(restartPolicy as string)) {
     causes.push(unsupported(`${path}.restartPolicy`, restartPolicy, ['Always', 'OnFailure', 'Never']));
   }
@@ -121,8 +120,7 @@ export function validatePodSpec(spec: unknown, path: string): StatusCause[] {
 function validateJob(obj: KubeObject): StatusCause[] {
   const spec = obj['spec'];
   if (!isRecord(spec)) return [required('spec')];
-  const template = spec['template'];
-  if (!isRecord(template)) return [required('spec.template')];
+  const template = isRecord(spec['template']) ? spec['template'] : {};
   const templateMeta = isRecord(template['metadata']) ? template['metadata'] : {};
   const causes = [...validateLabels(templateMeta['labels'], 'spec.template.metadata.labels'), ...validatePodSpec(template['spec'], 'spec.template.spec')];
   const restartPolicy = isRecord(template['spec']) ? template['spec']['restartPolicy'] : undefined;
