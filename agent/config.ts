@@ -52,38 +52,43 @@ function ignoredWarning(key: string, reason: string): string {
 // ---------------------------------------------------------------------------------------------
 // Field schemas (messages never include the value: it may be a secret)
 
-const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
+/** An error message that says `required` when the field is missing and `expected …` otherwise. */
+function expected(what: string) {
+  return (issue: { code?: string; input?: unknown }) => (issue.code === 'invalid_type' && issue.input === undefined ? 'required' : `expected ${what}`);
+}
+
+const positiveInt = z.int({ error: expected('a positive integer') }).positive({ error: expected('a positive integer') });
 const portNumber = z
-  .int({ error: 'expected a port number (1-65535)' })
-  .min(1, { error: 'expected a port number (1-65535)' })
-  .max(65535, { error: 'expected a port number (1-65535)' });
-const nonEmpty = z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' });
+  .int({ error: expected('a port number (1-65535)') })
+  .min(1, { error: expected('a port number (1-65535)') })
+  .max(65535, { error: expected('a port number (1-65535)') });
+const nonEmpty = z.string({ error: expected('a string') }).min(1, { error: 'must not be empty' });
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const namespaceName = z
-  .string({ error: 'expected a string' })
-  .refine((v) => v.length <= 63 && dns1123Label.test(v), { error: 'expected an RFC 1123 label (a Kubernetes namespace name)' });
+  .string({ error: expected('a string') })
+  .refine((v) => v.length <= 63 && dns1123Label.test(v), { error: expected('an RFC 1123 label (a Kubernetes namespace name)') });
 const objectName = z
-  .string({ error: 'expected a string' })
-  .refine((v) => v.length <= 253 && dns1123Subdomain.test(v), { error: 'expected an RFC 1123 subdomain (a Kubernetes object name)' });
+  .string({ error: expected('a string') })
+  .refine((v) => v.length <= 253 && dns1123Subdomain.test(v), { error: expected('an RFC 1123 subdomain (a Kubernetes object name)') });
 
 /** A Kubernetes quantity (`500m`, `2`, `1.5Gi`, `1e3`); numbers are accepted and kept as text. */
 const quantityPattern = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$/;
 const quantity = z
-  .union([z.string(), z.number()], { error: 'expected a Kubernetes quantity such as 500m or 1Gi' })
+  .union([z.string(), z.number()], { error: expected('a Kubernetes quantity such as 500m or 1Gi') })
   .transform(String)
-  .refine((v) => quantityPattern.test(v), { error: 'expected a Kubernetes quantity such as 500m or 1Gi' });
+  .refine((v) => quantityPattern.test(v), { error: expected('a Kubernetes quantity such as 500m or 1Gi') });
 
 const absolutePath = z
-  .string({ error: 'expected a string' })
+  .string({ error: expected('a string') })
   .refine((v) => posix.isAbsolute(v) && posix.normalize(v) === v.replace(/(.)\/$/, '$1'), {
     error: 'expected an absolute path',
   });
 
 /** A path below a mount: relative, without `..`, so it cannot escape the mounted claim. */
 const pathInVolume = z
-  .string({ error: 'expected a string' })
+  .string({ error: expected('a string') })
   .min(1, { error: 'must not be empty' })
   .refine((v) => !posix.isAbsolute(v) && !posix.normalize(v).split('/').includes('..'), {
     error: 'expected a relative path that stays inside the volume (no leading / and no ..)',
@@ -91,16 +96,16 @@ const pathInVolume = z
 
 function httpUrl(what: string) {
   return z
-    .string({ error: `expected ${what}` })
-    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: `expected ${what}` })
+    .string({ error: expected(`${what}`) })
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: expected(`${what}`) })
     .transform((v) => v.replace(/\/+$/, ''));
 }
 
-const envValue = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
+const envValue = z.union([z.string(), z.number(), z.boolean()], { error: expected('a string, number or boolean') });
 const stringOrList = z
-  .union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings' })
+  .union([z.string(), z.array(z.string())], { error: expected('a string or a list of strings') })
   .transform((v) => (typeof v === 'string' ? [v] : v));
-const idOrNameList = z.array(z.union([z.int(), z.string()]), { error: 'expected a list of ids or names' });
+const idOrNameList = z.array(z.union([z.int(), z.string()]), { error: expected('a list of ids or names') });
 
 // ---------------------------------------------------------------------------------------------
 // vantage6 sections
@@ -112,10 +117,10 @@ const databaseSchema = z
     label: nonEmpty.refine((label) => isValidEnvName(`${label.toUpperCase()}_DATABASE_URI`), {
       error: 'must be usable in environment variable names (letters, digits and _, not starting with a digit)',
     }),
-    type: z.enum(databaseTypes, { error: `expected one of ${databaseTypes.join(', ')}` }),
+    type: z.enum(databaseTypes, { error: expected(`one of ${databaseTypes.join(', ')}`) }),
     uri: nonEmpty,
     env: z
-      .record(z.string(), envValue, { error: 'expected a mapping of names to values' })
+      .record(z.string(), envValue, { error: expected('a mapping of names to values') })
       .superRefine((values, ctx) => {
         for (const key of Object.keys(values)) {
           if (!isValidEnvName(`DB_PARAM_${key.toUpperCase()}`)) {
@@ -139,7 +144,7 @@ const databaseSchema = z
 
 /** Labels are unique as the environment sees them: upper-cased. Checked even when an entry has other problems. */
 const databasesSchema = z
-  .array(databaseSchema, { error: 'expected a list of databases' })
+  .array(databaseSchema, { error: expected('a list of databases') })
   .superRefine((databases, ctx) => {
     const seen = new Set<string>();
     databases.forEach((db: unknown, i) => {
@@ -153,7 +158,7 @@ const databasesSchema = z
 
 const encryptionSchema = z
   .strictObject({
-    enabled: z.boolean({ error: 'expected true or false' }).default(false),
+    enabled: z.boolean({ error: expected('true or false') }).default(false),
     private_key: nonEmpty.optional(),
   })
   .prefault({});
@@ -164,9 +169,9 @@ const policiesSchema = z
     allowed_algorithm_stores: stringOrList.optional(),
     allowed_organizations: idOrNameList.optional(),
     allowed_users: idOrNameList.optional(),
-    allow_basics_algorithm: z.boolean({ error: 'expected true or false' }).default(true),
-    require_algorithm_pull: z.boolean({ error: 'expected true or false' }).default(true),
-    allow_either_whitelist_or_store: z.boolean({ error: 'expected true or false' }).default(false),
+    allow_basics_algorithm: z.boolean({ error: expected('true or false') }).default(true),
+    require_algorithm_pull: z.boolean({ error: expected('true or false') }).default(true),
+    allow_either_whitelist_or_store: z.boolean({ error: expected('true or false') }).default(false),
   })
   .prefault({});
 
@@ -196,21 +201,21 @@ const kubernetesSchema = z
       {
         claim_name: objectName,
         access_mode: z
-          .enum(['ReadWriteOnce', 'ReadWriteMany'], { error: 'expected ReadWriteOnce or ReadWriteMany' })
+          .enum(['ReadWriteOnce', 'ReadWriteMany'], { error: expected('ReadWriteOnce or ReadWriteMany') })
           .default('ReadWriteOnce'),
         mount_path: absolutePath.default('/var/lib/v6-node/tasks'),
       },
-      { error: 'expected a mapping with at least claim_name' },
+      { error: expected('a mapping with at least claim_name') },
     ),
     node_name: nonEmpty.optional(),
-    image_pull_secrets: z.array(objectName, { error: 'expected a list of Secret names' }).default([]),
+    image_pull_secrets: z.array(objectName, { error: expected('a list of Secret names') }).default([]),
     run: z
       .strictObject({
         resources: resourcesSchema,
         active_deadline_seconds: positiveInt.default(86400),
         ttl_seconds_after_finished: z
-          .int({ error: 'expected a non-negative integer' })
-          .min(0, { error: 'expected a non-negative integer' })
+          .int({ error: expected('a non-negative integer') })
+          .min(0, { error: expected('a non-negative integer') })
           .default(3600),
         run_as_user: positiveInt.default(10000),
         run_as_group: positiveInt.default(10000),
@@ -218,7 +223,7 @@ const kubernetesSchema = z
         tmp_size_limit: quantity.default('1Gi'),
       })
       .prefault({}),
-    image_overrides: z.array(imageOverrideSchema, { error: 'expected a list' }).default([]),
+    image_overrides: z.array(imageOverrideSchema, { error: expected('a list') }).default([]),
   })
   .superRefine((k, ctx) => {
     if (k.task_volume.access_mode === 'ReadWriteOnce' && k.node_name === undefined) {
@@ -235,25 +240,25 @@ const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const pythonLevels: Readonly<Record<string, (typeof logLevels)[number]>> = { warning: 'warn', critical: 'fatal' };
 
 const logLevel = z
-  .string({ error: `expected one of ${logLevels.join(', ')}` })
+  .string({ error: expected(`one of ${logLevels.join(', ')}`) })
   .transform((v) => pythonLevels[v.toLowerCase()] ?? v.toLowerCase())
-  .pipe(z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }));
+  .pipe(z.enum(logLevels, { error: expected(`one of ${logLevels.join(', ')}`) }));
 
 const configSchema = z
   .strictObject({
-    api_key: z.uuid({ error: 'expected a UUID (the node API key)' }),
+    api_key: z.uuid({ error: expected('a UUID (the node API key)') }),
     server_url: httpUrl('an http or https URL'),
     port: portNumber.optional(),
     api_path: z
-      .string({ error: 'expected a string' })
-      .refine((v) => v === '' || v.startsWith('/'), { error: 'expected a path starting with / (or empty)' })
+      .string({ error: expected('a string') })
+      .refine((v) => v === '' || v.startsWith('/'), { error: expected('a path starting with / (or empty)') })
       .transform((v) => v.replace(/\/+$/, ''))
       .default('/api'),
     databases: databasesSchema,
     encryption: encryptionSchema,
     policies: policiesSchema,
     algorithm_env: z
-      .record(z.string(), envValue, { error: 'expected a mapping of names to values' })
+      .record(z.string(), envValue, { error: expected('a mapping of names to values') })
       .superRefine((values, ctx) => {
         for (const name of Object.keys(values)) {
           if (!isValidEnvName(name)) {
@@ -262,14 +267,14 @@ const configSchema = z
         }
       })
       .default({}),
-    share_algorithm_logs: z.boolean({ error: 'expected true or false' }).default(true),
-    share_config: z.boolean({ error: 'expected true or false' }).default(true),
+    share_algorithm_logs: z.boolean({ error: expected('true or false') }).default(true),
+    share_config: z.boolean({ error: expected('true or false') }).default(true),
 
     kubernetes: kubernetesSchema,
     redis: z
       .strictObject({
         url: z
-          .string({ error: 'expected a redis:// or rediss:// URL' })
+          .string({ error: expected('a redis:// or rediss:// URL') })
           .refine((v) => URL.canParse(v) && ['redis:', 'rediss:'].includes(new URL(v).protocol), {
             error: 'expected a redis:// or rediss:// URL',
           })
@@ -292,13 +297,13 @@ const configSchema = z
               const url = new URL(v);
               return url.port === '' && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
             },
-            { error: 'expected scheme and host only: algorithms append :PORT themselves' },
+            { error: expected('scheme and host only: algorithms append :PORT themselves') },
           ),
           port: portNumber.default(7654),
           listen_port: portNumber.optional(),
           max_body_bytes: positiveInt.default(10 * 1024 * 1024),
         },
-        { error: 'expected a mapping with at least url' },
+        { error: expected('a mapping with at least url') },
       )
       .transform((p) => ({ ...p, listen_port: p.listen_port ?? p.port })),
     metrics: z.strictObject({ port: portNumber.default(9464) }).prefault({}),
@@ -306,7 +311,7 @@ const configSchema = z
     logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
   })
   .superRefine((c, ctx) => {
-    if (c.port !== undefined && new URL(c.server_url).port !== '') {
+    if (c.port !== undefined && /:\d*$/.test(c.server_url.split('/')[2] ?? '')) {
       ctx.addIssue({ code: 'custom', path: ['port'], message: 'server_url already has a port; give it in one place only' });
     }
     if (c.encryption.enabled && c.encryption.private_key === undefined) {
@@ -431,6 +436,15 @@ function dropIgnoredKeys(raw: Record<string, unknown>): { data: Record<string, u
   return { data, warnings };
 }
 
+/** vantage6 compares ids as strings, so a number in these lists never matches (spec A9). */
+function numericIdWarnings(policies: PoliciesConfig): string[] {
+  return (['allowed_organizations', 'allowed_users'] as const).flatMap((key) =>
+    (policies[key] ?? []).flatMap((entry, i) =>
+      typeof entry === 'number' ? [`policies.${key}[${i}]: the number ${entry} never matches, as in vantage6, which compares ids as text; write '${entry}'`] : [],
+    ),
+  );
+}
+
 /**
  * Parse and validate a config file's text. Throws `ConfigError` naming every wrong field at once
  * (YAML syntax errors by line and column); never includes a value in a message.
@@ -455,7 +469,7 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv, source = '
   const { data: withEnv, fromEnv } = applyEnvOverrides(data, env);
   const result = configSchema.safeParse(withEnv, { error: genericError });
   if (!result.success) throw new ConfigError(source, problemsOf(result.error, fromEnv));
-  return { config: result.data, warnings };
+  return { config: result.data, warnings: [...warnings, ...numericIdWarnings(result.data.policies)] };
 }
 
 /** Read and parse the config file at `path`; see `parseConfig`. */

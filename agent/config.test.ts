@@ -1,0 +1,342 @@
+import test from 'ava';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { ConfigError, apiBaseUrl, loadConfig, parseConfig, redactedConfig } from './config.js';
+
+const EXAMPLE = fileURLToPath(new URL('./v6-node.example.yaml', import.meta.url));
+const API_KEY = '2f1b6a4e-9d0c-4c1e-8f7a-6b5d4c3b2a10';
+
+/** The smallest valid config, with `extra` merged over its top level. */
+function minimal(extra: Record<string, unknown> = {}): string {
+  return stringify({
+    api_key: API_KEY,
+    server_url: 'https://v6.example.org',
+    kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' } },
+    proxy: { url: 'http://v6-node.vantage6.svc.cluster.local' },
+    ...extra,
+  });
+}
+
+function problems(yamlText: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  const error = (() => {
+    try {
+      parseConfig(yamlText, env);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  if (!(error instanceof ConfigError)) throw new Error('expected a ConfigError');
+  return error.problems;
+}
+
+test('the example file loads, with no warnings', async (t) => {
+  const { config, warnings } = await loadConfig(EXAMPLE, {});
+  t.deepEqual(warnings, []);
+  t.is(config.kubernetes.namespace, 'vantage6-tasks');
+  t.is(config.kubernetes.task_volume.claim_name, 'v6-node-tasks');
+  t.deepEqual(config.databases.map((db) => db.label), ['default', 'omop']);
+  t.is(apiBaseUrl(config), 'https://v6.example.org:443/api');
+});
+
+test('defaults fill every optional key', (t) => {
+  const { config, warnings } = parseConfig(minimal(), {});
+  t.deepEqual(warnings, []);
+  t.like(config, {
+    api_path: '/api',
+    databases: [],
+    encryption: { enabled: false },
+    policies: { allow_basics_algorithm: true, require_algorithm_pull: true, allow_either_whitelist_or_store: false },
+    algorithm_env: {},
+    share_algorithm_logs: true,
+    share_config: true,
+    kubernetes: {
+      namespace: 'vantage6-tasks',
+      task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany', mount_path: '/var/lib/v6-node/tasks' },
+      image_pull_secrets: [],
+      run: {
+        resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '4Gi' } },
+        active_deadline_seconds: 86400,
+        ttl_seconds_after_finished: 3600,
+        run_as_user: 10000,
+        run_as_group: 10000,
+        fs_group: 10000,
+        tmp_size_limit: '1Gi',
+      },
+      image_overrides: [],
+    },
+    redis: { url: 'redis://127.0.0.1:6379' },
+    queue: { concurrency: 4, max_active_jobs: 20, prefix: 'v6-node' },
+    proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024 },
+    metrics: { port: 9464 },
+    results: { max_output_bytes: 50 * 1024 * 1024 },
+    logging: { level: 'info' },
+  });
+  t.is(config.port, undefined);
+  t.is(apiBaseUrl(config), 'https://v6.example.org/api');
+});
+
+test('partial sections keep the defaults of their other fields', (t) => {
+  const { config } = parseConfig(
+    minimal({
+      kubernetes: {
+        task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' },
+        run: { resources: { limits: { memory: '8Gi' } } },
+      },
+      proxy: { url: 'http://proxy', port: 8080 },
+    }),
+    {},
+  );
+  t.deepEqual(config.kubernetes.run.resources, { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '8Gi' } });
+  t.is(config.proxy.listen_port, 8080, 'listen_port follows port');
+});
+
+test('vantage6 values are normalised: one allowed algorithm, log level names, trailing slashes', (t) => {
+  const { config } = parseConfig(
+    minimal({
+      server_url: 'https://v6.example.org/',
+      api_path: '/api/',
+      policies: { allowed_algorithms: 'harbor2.vantage6.ai/demo/average' },
+      logging: { level: 'WARNING' },
+    }),
+    {},
+  );
+  t.deepEqual(config.policies.allowed_algorithms, ['harbor2.vantage6.ai/demo/average']);
+  t.is(config.logging.level, 'warn');
+  t.is(apiBaseUrl(config), 'https://v6.example.org/api');
+});
+
+const wrongFields: Array<[string, Record<string, unknown>, string]> = [
+  ['api key not a UUID', { api_key: 'not-a-uuid' }, 'api_key: expected a UUID'],
+  ['api key missing', { api_key: undefined }, 'api_key: required'],
+  ['server_url not http', { server_url: 'ftp://v6.example.org' }, 'server_url: expected an http or https URL'],
+  ['port out of range', { port: 70000 }, 'port: expected a port number (1-65535)'],
+  ['port in two places', { server_url: 'https://v6.example.org:443', port: 443 }, 'port: server_url already has a port'],
+  ['api_path without slash', { api_path: 'api' }, 'api_path: expected a path starting with /'],
+  ['unknown database type', { databases: [{ label: 'a', type: 'xlsx', uri: 'x' }] }, 'databases[0].type: expected one of csv, parquet, sql, sparql, excel, other'],
+  ['database label with a dash', { databases: [{ label: 'my-db', type: 'csv', uri: 'x' }] }, 'databases[0].label: must be usable in environment variable names'],
+  [
+    'duplicate label (upper-cased)',
+    { databases: [{ label: 'db', type: 'csv', uri: 'x' }, { label: 'DB', type: 'csv', uri: 'y' }] },
+    'databases[1].label: is used by another database',
+  ],
+  ['database env key', { databases: [{ label: 'db', type: 'sql', uri: 'x', env: { 'pass word': 'x' } }] }, 'databases[0].env.pass word: not usable'],
+  [
+    'absolute uri on a claim',
+    { databases: [{ label: 'db', type: 'csv', uri: '/data/x.csv', volume: { claim_name: 'data' } }] },
+    'databases[0].uri: with a volume, expected a relative path',
+  ],
+  [
+    'escaping sub_path',
+    { databases: [{ label: 'db', type: 'csv', uri: 'x.csv', volume: { claim_name: 'data', sub_path: 'a/../../b' } }] },
+    'databases[0].volume.sub_path: expected a relative path that stays inside the volume',
+  ],
+  [
+    'database claim is the task claim',
+    { databases: [{ label: 'db', type: 'csv', uri: 'x.csv', volume: { claim_name: 'tasks' } }] },
+    'databases[0].volume.claim_name: must not be the task volume claim',
+  ],
+  ['encryption without key', { encryption: { enabled: true } }, 'encryption.private_key: required when encryption.enabled is true'],
+  ['policy not boolean', { policies: { require_algorithm_pull: 'yes' } }, 'policies.require_algorithm_pull: expected true or false'],
+  ['unknown policy', { policies: { allowed_images: ['x'] } }, 'policies.allowed_images: unknown key'],
+  ['algorithm_env PKG_NAME', { algorithm_env: { PKG_NAME: 'x' } }, 'algorithm_env.PKG_NAME: not a name the node may set'],
+  ['algorithm_env bad name', { algorithm_env: { 'MY-VAR': 'x' } }, 'algorithm_env.MY-VAR: not a name the node may set'],
+  ['algorithm_env value a list', { algorithm_env: { A: [1] } }, 'algorithm_env.A: expected a string, number or boolean'],
+  ['share_config not boolean', { share_config: 1 }, 'share_config: expected true or false'],
+  [
+    'deadline negative',
+    { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, run: { active_deadline_seconds: -5 } } },
+    'kubernetes.run.active_deadline_seconds: expected a positive integer',
+  ],
+  [
+    'deadline not an integer',
+    { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, run: { active_deadline_seconds: 1.5 } } },
+    'kubernetes.run.active_deadline_seconds: expected a positive integer',
+  ],
+  ['namespace not a DNS label', { kubernetes: { namespace: 'Tasks', task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' } } }, 'kubernetes.namespace: expected an RFC 1123 label'],
+  ['task volume missing', { kubernetes: {} }, 'kubernetes.task_volume: required'],
+  ['access mode', { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadOnlyMany' } } }, 'kubernetes.task_volume.access_mode: expected ReadWriteOnce or ReadWriteMany'],
+  ['mount path relative', { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany', mount_path: 'tasks' } } }, 'kubernetes.task_volume.mount_path: expected an absolute path'],
+  ['RWO without node name', { kubernetes: { task_volume: { claim_name: 'tasks' } } }, 'kubernetes.node_name: required when kubernetes.task_volume.access_mode is ReadWriteOnce'],
+  [
+    'quantity',
+    { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, run: { resources: { limits: { memory: '4 GB' } } } } },
+    'kubernetes.run.resources.limits.memory: expected a Kubernetes quantity',
+  ],
+  [
+    'override without image',
+    { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, image_overrides: [{ active_deadline_seconds: 5 }] } },
+    'kubernetes.image_overrides[0].image: required',
+  ],
+  ['unknown kubernetes key', { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, namepsace: 'x' } }, 'kubernetes.namepsace: unknown key'],
+  ['redis url scheme', { redis: { url: 'http://redis:6379' } }, 'redis.url: expected a redis:// or rediss:// URL'],
+  ['queue concurrency zero', { queue: { concurrency: 0 } }, 'queue.concurrency: expected a positive integer'],
+  ['proxy missing', { proxy: undefined }, 'proxy: required'],
+  ['proxy without url', { proxy: { port: 1 } }, 'proxy.url: required'],
+  ['task volume a string', { kubernetes: { task_volume: 'tasks' } }, 'kubernetes.task_volume: expected a mapping with at least claim_name'],
+  ['proxy url with port', { proxy: { url: 'http://proxy:7654' } }, 'proxy.url: expected scheme and host only'],
+  ['proxy url with path', { proxy: { url: 'http://proxy/api' } }, 'proxy.url: expected scheme and host only'],
+  ['metrics on the proxy port', { metrics: { port: 7654 } }, 'metrics.port: must differ from proxy.listen_port'],
+  ['results limit', { results: { max_output_bytes: 'big' } }, 'results.max_output_bytes: expected a positive integer'],
+  ['log level', { logging: { level: 'loud' } }, 'logging.level: expected one of trace, debug, info, warn, error, fatal'],
+  ['unknown top-level key', { databse: [] }, 'databse: unknown key'],
+];
+
+for (const [title, extra, expected] of wrongFields) {
+  test(`names the wrong field: ${title}`, (t) => {
+    const found = problems(minimal(extra));
+    t.true(
+      found.some((p) => p.startsWith(expected)),
+      `expected a problem starting with "${expected}", got:\n${found.join('\n')}`,
+    );
+  });
+}
+
+test('every wrong field is named at once', (t) => {
+  const found = problems(
+    minimal({
+      api_key: 'x',
+      port: 0,
+      databases: [{ label: 'a', type: 'nope', uri: '/abs', volume: { claim_name: 'c' } }, { label: 'A', type: 'csv', uri: 'x' }],
+      queue: { concurrency: -1, bogus: true },
+      logging: { level: 'loud' },
+    }),
+  );
+  t.deepEqual(
+    found.map((p) => p.slice(0, p.indexOf(':'))).sort(),
+    ['api_key', 'databases[0].type', 'databases[0].uri', 'databases[1].label', 'logging.level', 'port', 'queue.bogus', 'queue.concurrency'],
+  );
+});
+
+test('YAML syntax errors are reported by position, without the text', (t) => {
+  const found = problems(`api_key: "${API_KEY}\nserver_url: [`);
+  t.is(found.length > 0, true);
+  t.regex(found[0]!, /^line \d+, column \d+: YAML [A-Z_]+$/);
+  t.false(found.join('\n').includes(API_KEY));
+});
+
+test('a file that is not a mapping is refused', (t) => {
+  t.deepEqual(problems('- a\n- b\n'), ['(top level): expected a mapping']);
+});
+
+test('environment variables override the file', (t) => {
+  const otherKey = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+  const { config } = parseConfig(minimal({ encryption: { enabled: true, private_key: '/file.pem' } }), {
+    V6_API_KEY: otherKey,
+    V6_PRIVATE_KEY_FILE: '/secrets/key.pem',
+    V6_KUBE_NODE_NAME: 'worker-7',
+    V6_REDIS_URL: 'rediss://redis.example:6380',
+    V6_REDIS_PASSWORD: 'hunter2',
+  });
+  t.is(config.api_key, otherKey);
+  t.is(config.encryption.private_key, '/secrets/key.pem');
+  t.is(config.kubernetes.node_name, 'worker-7');
+  t.deepEqual(config.redis, { url: 'rediss://redis.example:6380', password: 'hunter2' });
+});
+
+test('the downward API node name satisfies ReadWriteOnce; empty variables are ignored', (t) => {
+  const text = minimal({ kubernetes: { task_volume: { claim_name: 'tasks' } } });
+  t.is(parseConfig(text, { V6_KUBE_NODE_NAME: 'worker-1' }).config.kubernetes.node_name, 'worker-1');
+  t.true(problems(text, { V6_KUBE_NODE_NAME: '' }).some((p) => p.startsWith('kubernetes.node_name: required')));
+});
+
+test('a bad value from the environment names the variable, not the value', (t) => {
+  const found = problems(minimal(), { V6_API_KEY: 'secret-but-not-a-uuid' });
+  t.deepEqual(found, ['api_key (from V6_API_KEY): expected a UUID (the node API key)']);
+});
+
+test('vantage6 keys without meaning on Kubernetes are warnings, not errors', (t) => {
+  const { warnings } = parseConfig(
+    minimal({
+      task_dir: '/tasks',
+      docker_registries: [{ registry: 'r', username: 'u', password: 'p' }],
+      vpn_subnet: '10.76.0.0/16',
+      whitelist: { domains: ['x'] },
+      prometheus: { enabled: true },
+      node_extra_env: { A: 'b' },
+      node_extra_mounts: ['/a:/b'],
+      node_extra_hosts: { h: '1.2.3.4' },
+      dev: {},
+      debug: {},
+      run_context_file: true,
+      logging: { level: 'DEBUG', file: 'node.log', use_console: true, backup_count: 5, max_size: 1024, format: 'x', datefmt: 'x', loggers: [] },
+    }),
+    {},
+  );
+  const keys = warnings.map((w) => /^ignored: (\S+) has no meaning on Kubernetes because .+/.exec(w)?.[1]);
+  t.deepEqual(keys, [
+    'task_dir',
+    'docker_registries',
+    'vpn_subnet',
+    'whitelist',
+    'prometheus',
+    'node_extra_env',
+    'node_extra_mounts',
+    'node_extra_hosts',
+    'dev',
+    'debug',
+    'run_context_file',
+    'logging.file',
+    'logging.use_console',
+    'logging.backup_count',
+    'logging.max_size',
+    'logging.format',
+    'logging.datefmt',
+    'logging.loggers',
+  ]);
+});
+
+test('numeric ids in allow-lists are warned about (vantage6 compares text)', (t) => {
+  const { warnings } = parseConfig(minimal({ policies: { allowed_users: ['4', 5], allowed_organizations: [2] } }), {});
+  t.deepEqual(
+    warnings.map((w) => w.slice(0, w.indexOf(':'))),
+    ['policies.allowed_organizations[0]', 'policies.allowed_users[1]'],
+  );
+});
+
+test('secrets never appear in errors or in the redacted config', (t) => {
+  const secrets = ['S3cretPassw0rd', 'TopSecretDbPass', 'AlgoToken123', 'RedisPw999'];
+  const text = minimal({
+    databases: [
+      { label: 'pg', type: 'sql', uri: `postgresql://reader:${secrets[0]}@db:5432/x`, env: { password: secrets[1] } },
+      { label: 'pg', type: 'bogus', uri: 'x', env: { password: secrets[1] } },
+    ],
+    algorithm_env: { TOKEN: secrets[2], 'BAD NAME': secrets[2] },
+    redis: { url: `redis://:${secrets[3]}@redis:6379`, password: 5 },
+  });
+  const message = (() => {
+    try {
+      parseConfig(text, {});
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  })();
+  t.not(message, '');
+  for (const secret of secrets) t.false(message.includes(secret), secret);
+
+  const valid = parseConfig(
+    minimal({
+      databases: [{ label: 'pg', type: 'sql', uri: `postgresql://reader:${secrets[0]}@db:5432/x`, env: { password: secrets[1] } }],
+      algorithm_env: { TOKEN: secrets[2] },
+      redis: { url: `redis://:${secrets[3]}@redis:6379` },
+    }),
+    { V6_REDIS_PASSWORD: 'EnvRedisPw' },
+  ).config;
+  const logged = JSON.stringify(redactedConfig(valid));
+  for (const secret of [...secrets, API_KEY, 'EnvRedisPw']) t.false(logged.includes(secret), secret);
+  t.true(logged.includes('postgresql://reader:'), 'the rest of the URI stays readable');
+  t.is(valid.redis.password, 'EnvRedisPw', 'redaction works on a copy');
+});
+
+test('loadConfig names the file in the error', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'v6-node-config-'));
+  const path = join(dir, 'node.yaml');
+  await writeFile(path, 'api_key: 1\n');
+  const error = await t.throwsAsync(loadConfig(path, {}), { instanceOf: ConfigError });
+  t.true(error.message.startsWith(`Invalid configuration in ${path}:`));
+  t.is(error.code, 'V6_CONFIG_INVALID');
+});
