@@ -1,6 +1,6 @@
 import test from 'ava';
 import { signJwt } from './auth/jwt.js';
-import { manualClock, nextEvent, nodeSocket, nodeToken, plainTask, researcher, serverFor, until } from './testkit.js';
+import { api, manualClock, nextEvent, nodeSocket, nodeToken, plainTask, researcher, serverFor, until } from './testkit.js';
 
 test('a valid node token earns sync, the rooms and online status; disconnect sets it offline', async (t) => {
   const server = await serverFor(t);
@@ -43,13 +43,19 @@ test('a forged token gets invalid_token and no sync, yet stays connected', async
   t.false(server.state.presence.get(1)?.online);
 });
 
-test('new_task reaches the nodes of the collaboration when a researcher creates a task', async (t) => {
+test('new_task reaches the nodes and researchers of the collaboration when a researcher creates a task', async (t) => {
   const server = await serverFor(t);
   const socket = nodeSocket(t, server, await nodeToken(server, 2));
   await nextEvent(socket, 'sync');
+  const user = server.fixtures.users[0];
+  const login = await api(server, 'POST', 'token/user', undefined, { username: user?.username, password: user?.password });
+  const watcher = nodeSocket(t, server, (login.body as { access_token: string }).access_token);
+  await nextEvent(watcher, 'connect');
   const announced = nextEvent<{ id: number; parent_id: number | null }>(socket, 'new_task');
+  const seenByResearcher = nextEvent(watcher, 'new_task');
   const task = await plainTask(await researcher(server));
   t.deepEqual(await announced, { id: task.id, parent_id: null });
+  t.deepEqual(await seenByResearcher, { id: task.id, parent_id: null });
 });
 
 test('algorithm_log is appended to the run log with a newline and rebroadcast; status changes are rebroadcast', async (t) => {

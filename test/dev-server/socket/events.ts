@@ -33,8 +33,7 @@ export function attachTaskEvents(httpServer: HttpServer, state: DevServerState, 
 
   const emit = (room: string, event: string, data: unknown): void => {
     state.events.push({ room, event, data });
-    if (data === undefined) nsp.to(room).emit(event);
-    else nsp.to(room).emit(event, data);
+    nsp.to(room).emit(event, data);
   };
 
   const authenticate = (socket: Socket): Identity | undefined => {
