@@ -61,13 +61,11 @@ function initialEvents(request: WatchRequest, context: WatchContext): WatchEvent
  * Returns a function that ends the stream (used when the server closes).
  */
 export function serveWatch(req: IncomingMessage, res: ServerResponse, request: WatchRequest, context: WatchContext): () => void {
-  const timers: NodeJS.Timeout[] = [];
   const cleanups: Array<() => void> = [];
   let finished = false;
   const finish = (): void => {
     if (finished) return;
     finished = true;
-    for (const timer of timers) clearTimeout(timer);
     for (const cleanup of cleanups) cleanup();
   };
   const send = (event: WatchEvent): void => {
@@ -115,7 +113,8 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, request: W
     cleanups.push(() => clearInterval(interval));
   }
   if (request.timeoutSeconds !== undefined && request.timeoutSeconds > 0) {
-    timers.push(setTimeout(end, request.timeoutSeconds * 1000));
+    const timeout = setTimeout(end, request.timeoutSeconds * 1000);
+    cleanups.push(() => clearTimeout(timeout));
   }
   req.on('close', finish);
   res.on('close', finish);
