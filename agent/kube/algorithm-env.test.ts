@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { parseConfig, type Config } from '../config.js';
 import { decodeEnvValue } from '../protocol/env.js';
 import { algorithmEnv, algorithmEnvValues, databaseUriInPod, type AlgorithmEnvInput } from './algorithm-env.js';
-import { AlgorithmEnvError } from './errors.js';
+import { AlgorithmEnvError, type KubeSpecErrorCode } from './errors.js';
 
 function config(extra: Record<string, unknown> = {}): Config {
   return parseConfig(
@@ -111,7 +111,7 @@ test('a database on a claim is given its path in the pod; a service URI as is', 
   t.is(databaseUriInPod(service!), 'postgresql://omop:5432/omop');
 });
 
-const failures: Array<[string, Partial<AlgorithmEnvInput>, string, RegExp]> = [
+const failures: Array<[string, Partial<AlgorithmEnvInput>, KubeSpecErrorCode, RegExp]> = [
   [
     'algorithm_env name with a dash',
     { config: { ...config(), algorithm_env: { 'MY-VAR': 'x' } } },
