@@ -100,13 +100,13 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
     [AnnotationKey.CollaborationId]: String(node.collaborationId),
     [AnnotationKey.NodeName]: node.name,
   };
-  const metadata: V1ObjectMeta = { name, namespace: k8s.namespace, labels: runLabels(node.id, run) };
+  const metadata = (): V1ObjectMeta => ({ name, namespace: k8s.namespace, labels: runLabels(node.id, run) });
   const databases = databaseVolumes(config.databases);
 
   const secret: V1Secret = {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata,
+    metadata: metadata(),
     type: 'Opaque',
     immutable: true,
     data: { [TOKEN_KEY]: Buffer.from(input.token, 'utf8').toString('base64') },
@@ -115,7 +115,7 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
   const job: V1Job = {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { ...metadata, annotations },
+    metadata: { ...metadata(), annotations },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: override?.active_deadline_seconds ?? k8s.run.active_deadline_seconds,
