@@ -1,0 +1,199 @@
+// One container as a host process: a private mount namespace (`unshare --mount`) in which a small
+// sh wrapper bind-mounts the volumes at their mountPaths (remounting read-only ones ro), changes
+// to the working dir, drops to runAsUser/runAsGroup (`setpriv`) and execs the container's argv,
+// so the process id is the container's. The process leads its own process group; stopping it
+// signals the group (SIGTERM, then SIGKILL after the grace period), as a container runtime does.
+// A memory limit is enforced by sampling the group's resident set size (no cgroup is created).
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { Clock } from './clock.js';
+import type { ContainerLog } from './container-log.js';
+import type { BindMount } from './pod-volumes.js';
+
+export interface ContainerLaunch {
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  mounts: BindMount[];
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** Resident set size beyond which the container is OOM-killed (exit code 137). */
+  memoryLimitBytes?: number;
+  log: ContainerLog;
+  /** Where the wrapper script and its start-error marker are written. */
+  dir: string;
+}
+
+export interface ContainerExit {
+  exitCode: number;
+  /** 'Completed', 'Error', 'OOMKilled' or 'StartError', as the kubelet reports terminated containers. */
+  reason: 'Completed' | 'Error' | 'OOMKilled' | 'StartError';
+  message?: string;
+  signal?: string;
+}
+
+export interface ContainerProcessOptions {
+  clock: Clock;
+  /** How often the memory of a container with a limit is sampled. */
+  memoryPollMs: number;
+}
+
+const PAGE_SIZE = 4096;
+
+function quote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+let hostTools: { unshare: string; mount: string; setpriv: string; mkdir: string } | undefined;
+
+function hostBinary(name: string): string {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+  for (const dir of dirs.filter(Boolean)) {
+    try {
+      accessSync(join(dir, name), fsConstants.X_OK);
+      return join(dir, name);
+    } catch {
+      continue;
+    }
+  }
+  throw new Error(`the simulated kubelet needs "${name}" on the host`);
+}
+
+function tools(): NonNullable<typeof hostTools> {
+  hostTools ??= { unshare: hostBinary('unshare'), mount: hostBinary('mount'), setpriv: hostBinary('setpriv'), mkdir: hostBinary('mkdir') };
+  return hostTools;
+}
+
+/** The sh wrapper run inside the new mount namespace; the container's argv is its "$@". */
+export function wrapperScript(launch: ContainerLaunch, startErrorFile: string): string {
+  const t = tools();
+  const lines = ['set -e'];
+  for (const mount of launch.mounts) {
+    const target = quote(mount.target);
+    lines.push(mount.file
+      ? `[ -e ${target} ] || { ${t.mkdir} -p "$(dirname ${target})"; : > ${target}; }`
+      : `${t.mkdir} -p ${target}`);
+    lines.push(`${t.mount} --bind ${quote(mount.source)} ${target}`);
+    if (mount.readOnly) lines.push(`${t.mount} -o remount,bind,ro ${target}`);
+  }
+  if (launch.workingDir !== undefined) lines.push(`${t.mkdir} -p ${quote(launch.workingDir)}`, `cd ${quote(launch.workingDir)}`);
+  lines.push(
+    'if ! command -v "$1" >/dev/null 2>&1; then',
+    `  printf 'exec: "%s": executable file not found in $PATH' "$1" > ${quote(startErrorFile)}`,
+    '  exit 128',
+    'fi',
+  );
+  const drop = launch.runAsUser === undefined && launch.runAsGroup === undefined
+    ? ''
+    : `${t.setpriv} --reuid=${launch.runAsUser ?? 0} --regid=${launch.runAsGroup ?? 0} --clear-groups -- `;
+  lines.push(`exec ${drop}"$@"`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Resident set size of every process in the group, in bytes. */
+function groupRss(pgid: number): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) total += Number(fields[21]) * PAGE_SIZE;
+    } catch {
+      continue; // the process went away while we looked
+    }
+  }
+  return total;
+}
+
+export class ContainerProcess {
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly exited: Promise<ContainerExit>;
+  readonly #clock: Clock;
+  #oomKilled = false;
+  #stopping = false;
+  #done = false;
+
+  constructor(launch: ContainerLaunch, options: ContainerProcessOptions) {
+    this.#clock = options.clock;
+    const script = join(launch.dir, 'entrypoint.sh');
+    const startErrorFile = join(launch.dir, 'start-error');
+    writeFileSync(script, wrapperScript(launch, startErrorFile), { mode: 0o755 });
+    writeFileSync(startErrorFile, '');
+    const child = spawn(tools().unshare, ['--mount', '--propagation', 'private', '/bin/sh', script, ...launch.argv], {
+      env: launch.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.pid = child.pid ?? -1;
+    this.startedAt = this.#clock.now();
+    child.stdout!.on('data', (chunk: Buffer) => launch.log.write('stdout', chunk));
+    child.stderr!.on('data', (chunk: Buffer) => launch.log.write('stderr', chunk));
+    const watchdog = launch.memoryLimitBytes === undefined ? undefined : this.#watchMemory(launch.memoryLimitBytes, options.memoryPollMs);
+    this.exited = new Promise<ContainerExit>((resolve) => {
+      child.once('error', (error) => {
+        this.#done = true;
+        launch.log.close();
+        resolve({ exitCode: 128, reason: 'StartError', message: error.message });
+      });
+      child.once('exit', (code, signal) => {
+        this.#done = true;
+        watchdog?.stop();
+        this.#signalGroup('SIGKILL'); // the container's other processes end with its main process
+        const settle = (): void => {
+          launch.log.close();
+          const startError = readFileSync(startErrorFile, 'utf8');
+          const exitCode = code ?? 128 + (osConstants.signals[signal!] ?? 0);
+          if (startError !== '' && exitCode === 128) resolve({ exitCode, reason: 'StartError', message: startError });
+          else if (this.#oomKilled) resolve({ exitCode: 137, reason: 'OOMKilled', signal: 'SIGKILL' });
+          else resolve({ exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}) });
+        };
+        if (child.stdout!.readableEnded && child.stderr!.readableEnded) settle();
+        else child.once('close', settle);
+      });
+    });
+  }
+
+  /** Stops the container: SIGTERM to its process group, SIGKILL after `graceMs`. Idempotent. */
+  async stop(graceMs: number): Promise<ContainerExit> {
+    if (!this.#done && !this.#stopping) {
+      this.#stopping = true;
+      this.#signalGroup('SIGTERM');
+      const timer = this.#clock.setTimeout(() => this.#signalGroup('SIGKILL'), graceMs);
+      void this.exited.then(() => this.#clock.clearTimeout(timer));
+    }
+    return this.exited;
+  }
+
+  #signalGroup(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  }
+
+  #watchMemory(limit: number, pollMs: number): { stop(): void } {
+    let timer: unknown;
+    let stopped = false;
+    const check = (): void => {
+      if (stopped) return;
+      if (groupRss(this.pid) > limit) {
+        this.#oomKilled = true;
+        this.#signalGroup('SIGKILL');
+        return;
+      }
+      timer = this.#clock.setTimeout(check, pollMs);
+    };
+    timer = this.#clock.setTimeout(check, pollMs);
+    return {
+      stop: () => {
+        stopped = true;
+        this.#clock.clearTimeout(timer);
+      },
+    };
+  }
+}

@@ -1,0 +1,174 @@
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { Kubelet, type KubeletOptions } from './kubelet.js';
+import { Store, type KubeObject } from './store.js';
+import { waitForStore } from './store-wait.js';
+
+const NODE = process.execPath;
+
+interface Env {
+  store: Store;
+  kubelet: Kubelet;
+  dir: string;
+  pvcDir: string;
+}
+
+async function setup(t: ExecutionContext, options: Partial<KubeletOptions> = {}): Promise<Env> {
+  const dir = await mkdtemp(join(tmpdir(), 'v6-kubelet-'));
+  const pvcDir = join(dir, 'pvc');
+  await mkdir(pvcDir);
+  const store = new Store();
+  const kubelet = new Kubelet(store, {
+    stateDir: join(dir, 'state'),
+    images: { 'sim/node:1': { command: [NODE] }, 'sim/sh': { command: ['/bin/sh', '-c'], env: { FROM_IMAGE: 'image' } } },
+    pvcs: { data: pvcDir },
+    imagePullBackOffMs: 100,
+    maxGracePeriodMs: 300,
+    ...options,
+  });
+  t.teardown(async () => {
+    await kubelet.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { store, kubelet, dir, pvcDir };
+}
+
+function pod(name: string, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { restartPolicy: 'Never', ...spec } };
+}
+
+function sh(script: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'main', image: 'sim/sh', args: [script], ...extra };
+}
+
+type PodStatus = { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string }>; containerStatuses?: Array<{ ready: boolean; state?: Record<string, Record<string, unknown>> }> };
+
+function status(store: Store, name: string): PodStatus | undefined {
+  return store.get('pods', 'default', name)?.['status'] as PodStatus | undefined;
+}
+
+function terminal(store: Store, name: string): PodStatus | undefined {
+  const s = status(store, name);
+  return s?.phase === 'Succeeded' || s?.phase === 'Failed' ? s : undefined;
+}
+
+test('a pod reads its Secret and a PVC subPath at their mountPaths, writes to the PVC, and gets env from Secret, ConfigMap and fieldRef', async (t) => {
+  const { store, kubelet, dir, pvcDir } = await setup(t);
+  await mkdir(join(pvcDir, 'run-1'));
+  await writeFile(join(pvcDir, 'run-1', 'input.csv'), 'a,b\n1,2\n');
+  store.create('secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'default' }, stringData: { token: 's3cret' } });
+  store.create('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'default' }, data: { MODE: 'fast' } });
+  const mnt = join(dir, 'mnt');
+  store.create('pods', pod('reader', {
+    containers: [sh(
+      'cat $MNT/secret/token > $MNT/data/output.txt; echo " $(wc -l < $MNT/data/input.csv) $TOKEN $MODE $POD $FROM_IMAGE" >> $MNT/data/output.txt; echo done',
+      {
+        env: [
+          { name: 'MNT', value: mnt },
+          { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'creds', key: 'token' } } },
+          { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        ],
+        envFrom: [{ configMapRef: { name: 'cfg' } }],
+        volumeMounts: [
+          { name: 'secret', mountPath: join(mnt, 'secret') },
+          { name: 'data', mountPath: join(mnt, 'data'), subPath: 'run-1' },
+        ],
+      },
+    )],
+    volumes: [{ name: 'secret', secret: { secretName: 'creds' } }, { name: 'data', persistentVolumeClaim: { claimName: 'data' } }],
+  }));
+  const done = await waitForStore(store, () => terminal(store, 'reader'), 'reader to finish');
+  t.is(done.phase, 'Succeeded');
+  t.is(done.containerStatuses?.[0]?.state?.['terminated']?.['reason'], 'Completed');
+  t.is(done.containerStatuses?.[0]?.state?.['terminated']?.['exitCode'], 0);
+  t.is(await readFile(join(pvcDir, 'run-1', 'output.txt'), 'utf8'), 's3cret 2 s3cret fast reader image\n');
+  t.is(await kubelet.readPodLog('default', 'reader', undefined), 'done\n');
+  const scheduled = store.get('pods', 'default', 'reader')!;
+  t.is((scheduled['spec'] as { nodeName: string }).nodeName, 'sim-node');
+});
+
+test('a readOnly mount refuses writes', async (t) => {
+  const { store, kubelet, dir, pvcDir } = await setup(t);
+  const target = join(dir, 'ro');
+  store.create('pods', pod('ro', {
+    containers: [sh(`echo x > ${target}/f && echo wrote || echo refused`, { volumeMounts: [{ name: 'data', mountPath: target, readOnly: true }] })],
+    volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }],
+  }));
+  await waitForStore(store, () => terminal(store, 'ro'), 'ro to finish');
+  const log = (await kubelet.readPodLog('default', 'ro', undefined)) ?? '';
+  t.regex(log, /Read-only file system/);
+  t.regex(log, /^refused$/m);
+  await t.throwsAsync(readFile(join(pvcDir, 'f')));
+});
+
+test('an unknown image goes from ErrImagePull to ImagePullBackOff and the pod stays Pending', async (t) => {
+  const { store } = await setup(t);
+  store.create('pods', pod('nope', { containers: [{ name: 'main', image: 'registry.example.org/missing:1' }] }));
+  const reason = (r: string) => () => status(store, 'nope')?.containerStatuses?.[0]?.state?.['waiting']?.['reason'] === r ? true : undefined;
+  await waitForStore(store, reason('ErrImagePull'), 'ErrImagePull');
+  await waitForStore(store, reason('ImagePullBackOff'), 'ImagePullBackOff');
+  t.is(status(store, 'nope')?.phase, 'Pending');
+  const waiting = status(store, 'nope')?.containerStatuses?.[0]?.state?.['waiting'];
+  t.is(waiting?.['message'], 'Back-off pulling image "registry.example.org/missing:1"');
+});
+
+test('a missing Secret key is CreateContainerConfigError until the Secret has it', async (t) => {
+  const { store } = await setup(t);
+  store.create('pods', pod('cfg', { containers: [sh('echo $K', { env: [{ name: 'K', valueFrom: { secretKeyRef: { name: 'later', key: 'k' } } }] })] }));
+  const waiting = await waitForStore(store, () => status(store, 'cfg')?.containerStatuses?.[0]?.state?.['waiting'], 'config error');
+  t.is(waiting['reason'], 'CreateContainerConfigError');
+  t.is(waiting['message'], 'secret "later" not found');
+  store.create('secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'later', namespace: 'default' }, stringData: { k: 'v' } });
+  t.is((await waitForStore(store, () => terminal(store, 'cfg'), 'cfg to finish')).phase, 'Succeeded');
+});
+
+test('a claim without a host dir leaves the pod unschedulable', async (t) => {
+  const { store } = await setup(t);
+  store.create('pods', pod('unbound', { containers: [sh('true')], volumes: [{ name: 'v', persistentVolumeClaim: { claimName: 'elsewhere' } }] }));
+  const condition = await waitForStore(store, () => status(store, 'unbound')?.conditions?.find((c) => c.type === 'PodScheduled'), 'PodScheduled');
+  t.is(condition.reason, 'Unschedulable');
+  t.is(status(store, 'unbound')?.phase, 'Pending');
+  t.true(store.list('events').some((e) => e['reason'] === 'FailedScheduling'));
+});
+
+test('deleting a running pod stops its process (SIGTERM) before the pod disappears', async (t) => {
+  const { store, kubelet } = await setup(t);
+  store.create('pods', pod('sleeper', {
+    containers: [sh("trap 'echo got-term; exit 143' TERM; echo started $$$$; while true; do sleep 0.05; done")],
+  }));
+  const log = await waitForStore(store, () => status(store, 'sleeper')?.phase === 'Running' ? kubelet.logs('default', 'sleeper', undefined, { follow: true }) : undefined, 'running');
+  let followed = '';
+  let sawStart!: () => void;
+  const started = new Promise<void>((resolve) => { sawStart = resolve; });
+  const ended = (async () => {
+    for await (const chunk of log) {
+      followed += String(chunk);
+      if (followed.includes('started')) sawStart();
+    }
+  })();
+  await started;
+  store.delete('pods', 'default', 'sleeper');
+  t.truthy(store.get('pods', 'default', 'sleeper')?.metadata.deletionTimestamp, 'graceful: only marked first');
+  await waitForStore(store, () => (store.get('pods', 'default', 'sleeper') === undefined ? true : undefined), 'pod to go');
+  await ended;
+  const match = /^started (\d+)\n/.exec(followed);
+  t.regex(followed, /^got-term$/m);
+  t.truthy(match, `the follow stream saw the trap run, then ended: ${followed}`);
+  t.throws(() => process.kill(Number(match![1]), 0), { code: 'ESRCH' }, 'the process is gone');
+});
+
+test('exceeding limits.memory is OOMKilled with exit code 137', async (t) => {
+  const { store } = await setup(t);
+  store.create('pods', pod('hog', {
+    containers: [{
+      name: 'main', image: 'sim/node:1',
+      args: ['-e', 'const a = []; setInterval(() => { a.push(Buffer.alloc(8 << 20, 1)); }, 5);'],
+      resources: { limits: { memory: '64Mi' } },
+    }],
+  }));
+  const done = await waitForStore(store, () => terminal(store, 'hog'), 'hog to finish');
+  t.is(done.phase, 'Failed');
+  t.like(done.containerStatuses?.[0]?.state?.['terminated'], { reason: 'OOMKilled', exitCode: 137 });
+});

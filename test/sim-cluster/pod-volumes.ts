@@ -1,0 +1,120 @@
+// A pod's volumes on the host, as the kubelet's volume manager sets them up: each volume becomes a
+// host directory (secret and configMap files written into a per-pod dir, emptyDir fresh,
+// hostPath and persistentVolumeClaim given), and each container's volumeMounts become bind
+// mounts of those directories (or of a `subPath` in them, created if missing).
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IKeyToPath } from 'kubernetes-models/v1/KeyToPath';
+import type { IPod } from 'kubernetes-models/v1/Pod';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import { expandVars } from './container-env.js';
+
+/** A bind mount: `source` on the host at `target` inside the container's mount namespace. */
+export interface BindMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+  /** Whether the source is a file (a subPath naming a file), so the mount point must be one too. */
+  file: boolean;
+}
+
+/** What volumes are made of, from the store and the simulated storage. */
+export interface VolumeLookup {
+  /** Decoded Secret data; undefined when the Secret is absent. */
+  secret(name: string): Record<string, Buffer> | undefined;
+  /** ConfigMap `data` and decoded `binaryData`; undefined when absent. */
+  configMap(name: string): Record<string, Buffer> | undefined;
+  /** The host dir bound to a claim; undefined when the claim is unbound. */
+  claimDir(claimName: string): string | undefined;
+}
+
+/** A volume that cannot be set up (yet): the pod waits in ContainerCreating with a FailedMount event. */
+export class VolumeSetupError extends Error {
+  readonly reason = 'FailedMount';
+}
+
+/** Sets up every volume of the pod under `podDir`; returns volume name → host directory. */
+export async function setUpVolumes(pod: IPod, podDir: string, lookup: VolumeLookup): Promise<Map<string, string>> {
+  const dirs = new Map<string, string>();
+  for (const volume of pod.spec?.volumes ?? []) {
+    try {
+      dirs.set(volume.name, await setUpVolume(volume, join(podDir, 'volumes', volume.name), lookup));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new VolumeSetupError(`MountVolume.SetUp failed for volume "${volume.name}" : ${reason}`);
+    }
+  }
+  return dirs;
+}
+
+async function setUpVolume(volume: IVolume, dir: string, lookup: VolumeLookup): Promise<string> {
+  if (volume.emptyDir !== undefined) {
+    await mkdir(dir, { recursive: true, mode: 0o777 });
+    await chmod(dir, 0o777);
+    return dir;
+  }
+  if (volume.hostPath !== undefined) {
+    if (volume.hostPath.type === 'DirectoryOrCreate') await mkdir(volume.hostPath.path, { recursive: true });
+    return volume.hostPath.path;
+  }
+  if (volume.persistentVolumeClaim !== undefined) {
+    const claimDir = lookup.claimDir(volume.persistentVolumeClaim.claimName);
+    if (claimDir === undefined) throw new Error(`persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" is not bound`);
+    return claimDir;
+  }
+  const source = volume.secret ?? volume.configMap;
+  if (source !== undefined) {
+    const isSecret = volume.secret !== undefined;
+    const name = volume.secret?.secretName ?? volume.configMap?.name ?? '';
+    const data = isSecret ? lookup.secret(name) : lookup.configMap(name);
+    if (data === undefined && source.optional !== true) throw new Error(`${isSecret ? 'secret' : 'configmap'} "${name}" not found`);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await writeProjection(dir, data ?? {}, source.items, source.defaultMode ?? 0o644, isSecret ? 'Secret' : 'ConfigMap', name);
+    return dir;
+  }
+  throw new Error('volume type not supported by the simulated kubelet (supported: emptyDir, hostPath, persistentVolumeClaim, secret, configMap)');
+}
+
+async function writeProjection(dir: string, data: Record<string, Buffer>, items: IKeyToPath[] | undefined, defaultMode: number, kind: string, name: string): Promise<void> {
+  const files: IKeyToPath[] = items ?? Object.keys(data).map((key) => ({ key, path: key }));
+  for (const item of files) {
+    const content = data[item.key];
+    if (content === undefined) throw new Error(`${kind} ${name} references non-existent ${kind === 'Secret' ? 'secret' : 'config'} key: ${item.key}`);
+    const path = join(dir, safeRelative(item.path));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, content);
+    await chmod(path, item.mode ?? defaultMode);
+  }
+}
+
+function safeRelative(path: string): string {
+  const clean = normalize(path);
+  if (isAbsolute(clean) || clean === '..' || clean.startsWith('../')) throw new Error(`invalid path "${path}": must be relative and may not contain '..'`);
+  return clean;
+}
+
+/** The container's bind mounts, parents before children; a missing subPath is created as a directory. */
+export async function containerMounts(container: IContainer, volumeDirs: ReadonlyMap<string, string>, env: Readonly<Record<string, string>>, readOnlyVolumes: ReadonlySet<string>): Promise<BindMount[]> {
+  const mounts: BindMount[] = [];
+  for (const mount of container.volumeMounts ?? []) {
+    const dir = volumeDirs.get(mount.name);
+    if (dir === undefined) throw new VolumeSetupError(`volume "${mount.name}" not found in the pod's volumes`);
+    const subPath = mount.subPathExpr !== undefined ? expandVars(mount.subPathExpr, env) : mount.subPath;
+    let source = dir;
+    let file = false;
+    if (subPath !== undefined && subPath !== '') {
+      source = join(dir, safeRelative(subPath));
+      const found = await stat(source).catch(() => undefined);
+      if (found === undefined) await mkdir(source, { recursive: true, mode: 0o777 });
+      file = found?.isFile() ?? false;
+    }
+    mounts.push({ source, target: normalize(mount.mountPath), readOnly: mount.readOnly === true || readOnlyVolumes.has(mount.name), file });
+  }
+  return mounts.sort((a, b) => a.target.split('/').length - b.target.split('/').length);
+}
+
+/** Volumes Kubernetes always mounts read-only (secret, configMap). */
+export function readOnlyVolumeNames(pod: IPod): Set<string> {
+  return new Set((pod.spec?.volumes ?? []).filter((v) => v.secret !== undefined || v.configMap !== undefined).map((v) => v.name));
+}
