@@ -51,7 +51,7 @@ export class HeaderThenDecipherTransform extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
       if (this.#cipher !== undefined) return callback(null, this.#cipher.update(chunk));
-      const pending = Buffer.concat([this.#header ?? Buffer.alloc(0), chunk]);
+      const pending = joined(this.#header ?? Buffer.alloc(0), chunk);
       const end = headerLength(pending);
       if (end < 0) {
         if (pending.length > MAX_HEADER_BYTES) throw tooLong();
@@ -77,10 +77,10 @@ export class HeaderThenDecipherTransform extends Transform {
 
 /** Base64 of the input, emitted in whole 3-byte groups (`CryptorBase.encrypt_stream`). */
 export class Base64EncodeTransform extends Transform {
-  #carry = Buffer.alloc(0);
+  #carry: Buffer = Buffer.alloc(0);
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const pending = Buffer.concat([this.#carry, chunk]);
+    const pending = joined(this.#carry, chunk);
     const whole = pending.length - (pending.length % 3);
     this.#carry = pending.subarray(whole);
     callback(null, whole > 0 ? Buffer.from(pending.subarray(0, whole).toString('base64'), 'latin1') : undefined);
@@ -98,11 +98,11 @@ export class Base64EncodeTransform extends Transform {
  * the incoming chunk sizes.
  */
 export class Base64DecodeTransform extends Transform {
-  #carry = Buffer.alloc(0);
+  #carry: Buffer = Buffer.alloc(0);
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      const pending = Buffer.concat([this.#carry, chunk]);
+      const pending = joined(this.#carry, chunk);
       const whole = pending.length - (pending.length % 4);
       this.#carry = pending.subarray(whole);
       callback(null, whole > 0 ? b64decode(pending.subarray(0, whole)) : undefined);
@@ -120,6 +120,11 @@ export class Base64DecodeTransform extends Transform {
       callback(error as Error);
     }
   }
+}
+
+/** `carry` + `chunk`, without copying `chunk` when nothing is carried. */
+function joined(carry: Buffer, chunk: Buffer): Buffer {
+  return carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
 }
 
 function tooLong(): DecryptionError {
