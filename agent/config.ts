@@ -82,9 +82,7 @@ const quantity = z
 
 const absolutePath = z
   .string({ error: expected('a string') })
-  .refine((v) => posix.isAbsolute(v) && posix.normalize(v) === v.replace(/(.)\/$/, '$1'), {
-    error: 'expected an absolute path',
-  });
+  .refine((v) => posix.isAbsolute(v) && !v.split('/').includes('..'), { error: 'expected an absolute path without ..' });
 
 /** A path below a mount: relative, without `..`, so it cannot escape the mounted claim. */
 const pathInVolume = z
@@ -96,8 +94,8 @@ const pathInVolume = z
 
 function httpUrl(what: string) {
   return z
-    .string({ error: expected(`${what}`) })
-    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: expected(`${what}`) })
+    .string({ error: expected(what) })
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: expected(what) })
     .transform((v) => v.replace(/\/+$/, ''));
 }
 
