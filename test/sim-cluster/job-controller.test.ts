@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { defaultControllers } from './controllers.js';
+import { clusterFixture } from './fixture.js';
 import { JOB_TRACKING_FINALIZER } from './job-sync.js';
 import { Store, type KubeObject } from './store.js';
 import { waitForStore } from './store-wait.js';
@@ -116,4 +117,53 @@ test('a suspended Job creates no pods until resumed', async (t) => {
   store.update('jobs', 'default', 'later', (draft) => { (draft['spec'] as { suspend: boolean }).suspend = false; });
   const status = await waitForStore(store, () => finished(store, 'later'), 'Complete');
   t.like(status.conditions!.find((c) => c.type === 'Suspended'), { status: 'False', reason: 'JobResumed' });
+});
+
+test('end to end through the API server: a Job created with client-node reads a Secret and a PVC subPath, writes its output, and its log is served', async (t) => {
+  const pvcDir = await mkdtemp(join(tmpdir(), 'v6-e2e-pvc-'));
+  t.teardown(() => rm(pvcDir, { recursive: true, force: true }));
+  await mkdir(join(pvcDir, 'task-7'));
+  await writeFile(join(pvcDir, 'task-7', 'input.txt'), 'forty-two');
+  const f = await clusterFixture(t, {
+    images: { 'harbor.example.org/algo:1': { command: [process.execPath], args: ['--version'] } },
+    pvcs: { 'task-data': pvcDir },
+    controllers: (store, options) => defaultControllers(store, { ...options, maxGracePeriodMs: 200 }),
+  });
+  await f.core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'run-7' }, stringData: { 'token': 'abc' } } });
+  const script = [
+    "const fs = require('node:fs');",
+    "const input = fs.readFileSync('/mnt/data/input.txt', 'utf8');",
+    "const token = fs.readFileSync('/var/run/secrets/v6/token', 'utf8');",
+    "fs.writeFileSync('/mnt/data/output.txt', `${input}:${token}`);",
+    "console.log('wrote output');",
+  ].join(' ');
+  await f.batch.createNamespacedJob({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'run-7' },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{
+              name: 'algorithm', image: 'harbor.example.org/algo:1', args: ['-e', script],
+              volumeMounts: [
+                { name: 'data', mountPath: '/mnt/data', subPath: 'task-7' },
+                { name: 'token', mountPath: '/var/run/secrets/v6', readOnly: true },
+              ],
+            }],
+            volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'task-data' } }, { name: 'token', secret: { secretName: 'run-7' } }],
+          },
+        },
+      },
+    },
+  });
+  await waitForStore(f.cluster.store, () => finished(f.cluster.store, 'run-7'), 'run-7 to finish');
+  const read = await f.batch.readNamespacedJobStatus({ name: 'run-7', namespace: 'default' });
+  t.true(read.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'));
+  t.is(read.status?.succeeded, 1);
+  t.is(await readFile(join(pvcDir, 'task-7', 'output.txt'), 'utf8'), 'forty-two:abc');
+  const [pod] = podsOf(f.cluster.store, 'run-7');
+  t.is(await f.core.readNamespacedPodLog({ name: pod!.metadata.name!, namespace: 'default' }), 'wrote output\n');
 });
