@@ -24,8 +24,9 @@ export type DecodedEnvValue<T extends EnvValueType> = T extends 'bool' ? boolean
 
 /**
  * `get_env_var(name, as_type=asType)` for a variable that is set to `raw`: '!' back to '=', then
- * base32; a value that is not valid base32 is returned as is. Throws `EnvValueError` for base32
- * that is not UTF-8, and when the value is not a bool (`true/1/yes/t`, `false/0/no/f`) or an int.
+ * base32; a value that is not valid base32 is returned as is. Throws `NotUtf8Error` for base32
+ * that is not UTF-8, and `EnvValueError` when the value is not the requested bool
+ * (`true/1/yes/t`, `false/0/no/f`, so an encoded Python `True` fails) or int.
  */
 export function decodeEnvValue<T extends EnvValueType = 'str'>(raw: string, asType?: T): DecodedEnvValue<T> {
   const decoded = b32decode(Buffer.from(raw.replaceAll(ENV_VAR_EQUALS_REPLACEMENT, '='), 'utf8'));
