@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PatchStrategy, setHeaderOptions, type V1OwnerReference } from '@kubernetes/client-node';
+import { Readable } from 'node:stream';
 import test from 'ava';
+import type { LogReadOptions } from './container-log.js';
+import { ApiError } from './errors.js';
 import { clusterFixture, failure, jobManifest, podManifest } from './fixture.js';
 
 const run = promisify(execFile);
@@ -223,12 +226,22 @@ test('deleting a namespace removes its objects; creating in it afterwards is 404
   t.is((await failure(core.createNamespacedConfigMap({ namespace: 'team', body: { metadata: { name: 'c' } } }))).code, 404);
 });
 
-test('pods/log answers like a kubelet without logs: waiting container', async (t) => {
-  const { core } = await clusterFixture(t, { controllers: () => [{ close: () => undefined, readPodLog: async (_ns, pod) => (pod === 'done' ? 'one\ntwo\n' : undefined) }] });
+test('pods/log hands the kubelet the container and the follow/tail options, and answers its errors', async (t) => {
+  const asked: LogReadOptions[] = [];
+  const streamPodLog = (_ns: string, pod: string, _container: string | undefined, options: LogReadOptions) => {
+    if (pod !== 'done') throw new ApiError(400, 'BadRequest', `container "c" in pod "${pod}" is waiting to start: ContainerCreating`);
+    asked.push(options);
+    return Readable.from(['one\n', 'two\n']);
+  };
+  const { core } = await clusterFixture(t, { controllers: () => [{ close: () => undefined, streamPodLog }] });
   await core.createNamespacedPod({ namespace, body: podManifest('done') });
   await core.createNamespacedPod({ namespace, body: podManifest('waiting') });
   t.is(await core.readNamespacedPodLog({ name: 'done', namespace }), 'one\ntwo\n');
-  t.is(await core.readNamespacedPodLog({ name: 'done', namespace, tailLines: 1 }), 'two\n');
+  await core.readNamespacedPodLog({ name: 'done', namespace, tailLines: 1, follow: true });
+  t.deepEqual(asked, [
+    { follow: false, timestamps: false },
+    { follow: true, timestamps: false, tailLines: 1 },
+  ]);
   t.is((await failure(core.readNamespacedPodLog({ name: 'waiting', namespace }))).code, 400);
   t.is((await failure(core.readNamespacedPodLog({ name: 'absent', namespace }))).code, 404);
 });

@@ -2,7 +2,7 @@
 // Kubernetes Status errors and injectable faults.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PodLogReader } from './controllers.js';
+import type { PodLogStreamer } from './controllers.js';
 import { apiGroup, apiGroupList, apiResourceList, coreVersions, serverVersion } from './discovery.js';
 import { ApiError, badRequest, conflict, internalError, invalid, methodNotAllowed, notFound } from './errors.js';
 import type { Faults } from './faults.js';
@@ -20,7 +20,7 @@ export interface ApiServerOptions {
   /** Interval of BOOKMARK events on watches that allow them (default 1000 ms; the real server uses about a minute). */
   bookmarkIntervalMs?: number;
   /** Serves `GET pods/{name}/log`; without it every log request answers that the container is waiting. */
-  readPodLog?: PodLogReader;
+  streamPodLog?: PodLogStreamer;
 }
 
 type ResourceRoute = { type: ResourceType; namespace?: string; name?: string; subresource?: string };
@@ -80,7 +80,7 @@ export class ApiServer {
   private readonly store: Store;
   private readonly faults: Faults;
   private readonly bookmarkIntervalMs: number;
-  private readonly readPodLog: PodLogReader | undefined;
+  private readonly streamPodLog: PodLogStreamer | undefined;
   private readonly watches = new Set<() => void>();
   private closing: Promise<void> | undefined;
 
@@ -88,7 +88,7 @@ export class ApiServer {
     this.store = options.store;
     this.faults = options.faults;
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
-    this.readPodLog = options.readPodLog;
+    this.streamPodLog = options.streamPodLog;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => this.fail(res, error));
     });
@@ -307,12 +307,17 @@ export class ApiServer {
     const container = query.get('container') ?? (containers.length === 1 ? containers[0]! : undefined);
     if (container === undefined) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
     if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
-    const log = this.readPodLog === undefined ? undefined : await this.readPodLog(route.namespace ?? 'default', name, container);
-    if (log === undefined) throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
+    if (this.streamPodLog === undefined) throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
     const tail = query.get('tailLines');
-    const lines = log.split(/(?<=\n)/);
-    const text = tail === null ? log : lines.slice(Math.max(0, lines.length - Number(tail))).join('');
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
+    const stream = this.streamPodLog(route.namespace ?? 'default', name, container, {
+      follow: query.get('follow') === 'true' || query.get('follow') === '1',
+      timestamps: query.get('timestamps') === 'true',
+      ...(tail === null ? {} : { tailLines: Number(tail) }),
+      ...(query.get('sinceTime') === null ? {} : { sinceTime: query.get('sinceTime')! }),
+    });
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.on('close', () => stream.destroy());
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
   }
 }

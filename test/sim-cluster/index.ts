@@ -8,7 +8,7 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { Store } from './store.js';
 
 export { ApiError, Store, type KubeObject, type ObjectMeta, type OwnerReference, type StoreEvent, type WatchEventType } from './store.js';
-export type { Controller, ControllerOptions, PodLogReader } from './controllers.js';
+export type { Controller, ControllerOptions, PodLogStreamer } from './controllers.js';
 export type { Faults, FaultSettings } from './faults.js';
 
 export interface SimClusterOptions {
@@ -50,12 +50,12 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     ...(options.images === undefined ? {} : { images: options.images }),
     pvcs: options.pvcs ?? {},
   });
-  const readPodLog = controllers.find((c) => c.readPodLog !== undefined)?.readPodLog;
+  const streamPodLog = controllers.find((c) => c.streamPodLog !== undefined)?.streamPodLog;
   const server = new ApiServer({
     store,
     faults,
     ...(options.bookmarkIntervalMs === undefined ? {} : { bookmarkIntervalMs: options.bookmarkIntervalMs }),
-    ...(readPodLog === undefined ? {} : { readPodLog }),
+    ...(streamPodLog === undefined ? {} : { streamPodLog }),
   });
   const stopControllers = async (): Promise<void> => {
     for (const controller of [...controllers].reverse()) await controller.close();
