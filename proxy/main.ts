@@ -1,0 +1,54 @@
+/**
+ * `v6-node proxy --config <file>`: the proxy as its own process, next to the agent. Reads the
+ * node config, the organization's private key when encryption is enabled, and the live tokens
+ * the agent keeps in Redis; stops on SIGTERM/SIGINT.
+ */
+import { readFile } from 'node:fs/promises';
+import { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+import { loadConfig, type Config } from '../agent/config.js';
+import { DummyCryptor, RsaCryptor, type Cryptor } from '../agent/protocol/encryption.js';
+import { LiveTokens } from '../queue/live-tokens.js';
+import { startProxy, type RunningProxy } from './proxy.js';
+
+/** Starts the proxy for the config file at `configPath`; resolves once it listens. */
+export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<RunningProxy> {
+  const { config, warnings } = await loadConfig(configPath, env);
+  const logger = pino({ level: config.logging.level }).child({ component: 'proxy' });
+  for (const warning of warnings) logger.warn(warning);
+  const cryptor = await nodeCryptor(config);
+  // Token checks fail fast while Redis is away (the algorithm gets a 503) instead of queueing up.
+  const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: 1 });
+  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy({ config, logger, cryptor, liveTokens: new LiveTokens(redis, config.queue.prefix) });
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await proxy.close();
+      await redis.quit().catch(() => redis.disconnect());
+    })());
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'Stopping the proxy');
+    close().catch((error: unknown) => logFatal(logger, error));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return { url: proxy.url, port: proxy.port, close };
+}
+
+/** The cryptor the node uses: RSA with the organization's private key, or base64 only. */
+async function nodeCryptor(config: Config): Promise<Cryptor> {
+  if (!config.encryption.enabled) return new DummyCryptor();
+  return RsaCryptor.fromPem(await readFile(config.encryption.private_key ?? ''));
+}
+
+function logFatal(logger: Logger, error: unknown): void {
+  logger.fatal({ err: error }, 'The proxy did not stop cleanly');
+  process.exitCode = 1;
+}

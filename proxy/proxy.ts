@@ -1,0 +1,295 @@
+/**
+ * The proxy for algorithm pods (spec A10, issue 4): an HTTP server that lets a request through
+ * only with the container token of a run live on this node, then either handles one of vantage6's
+ * proxy routes (subtask input encryption, result decryption, blob streaming) or passes the call
+ * through to the configured server. Server answers reach the algorithm unchanged; what the proxy
+ * answers itself is a JSON `{"msg": …}` with a `ProxyError` status.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { Agent } from 'undici';
+import type { Logger } from 'pino';
+import type { Config } from '../agent/config.js';
+import type { Cryptor } from '../agent/protocol/encryption.js';
+import { ProtocolError } from '../agent/protocol/errors.js';
+import { serverEndpoints } from '../agent/server/client.js';
+import { decodeJwtClaims } from '../agent/server/jwt.js';
+import type { LiveTokens } from '../queue/live-tokens.js';
+import { ByteLimit, checkDeclaredLength, parseJsonObject, readBody } from './body.js';
+import { ProxyError } from './errors.js';
+import { responseHeaders } from './headers.js';
+import { PassThrough } from './pass-through.js';
+import { decryptResult, decryptResultPage, type UndecryptedResult } from './results.js';
+import { DEFAULT_RETRY_POLICY, type RetryClock, type RetryPolicy } from './retry.js';
+import { resolveRequest, type ResolvedRequest } from './routes.js';
+import { encryptTaskInputs, taskOrganizations } from './task-inputs.js';
+import { parseObject, ServerRefusal, Upstream, type UpstreamAnswer } from './upstream.js';
+
+export interface ProxyOptions {
+  readonly config: Pick<Config, 'server_url' | 'port' | 'api_path' | 'proxy'>;
+  readonly logger: Logger;
+  /** Which run a container token is live for. */
+  readonly liveTokens: Pick<LiveTokens, 'runOf'>;
+  /** The node's cryptor: `RsaCryptor` with the organization's key, or `DummyCryptor`. */
+  readonly cryptor: Cryptor;
+  /** Listen address; default all interfaces (pods reach the proxy through its Service). */
+  readonly host?: string;
+  /** Overrides `config.proxy.listen_port` (0: any free port). */
+  readonly listenPort?: number;
+  readonly retry?: RetryPolicy;
+  readonly clock?: RetryClock;
+  readonly sleep?: (ms: number) => Promise<unknown>;
+  /** Server calls that give no answer (or no progress) for this long fail; default 5 minutes. */
+  readonly upstreamTimeoutMs?: number;
+  /** How long `close()` lets requests in flight finish; default 10 s. */
+  readonly closeGraceMs?: number;
+}
+
+export interface RunningProxy {
+  /** e.g. `http://127.0.0.1:7654`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets requests in flight finish (up to the grace period), then drops the rest. Idempotent. */
+  close(): Promise<void>;
+}
+
+const SYSTEM_CLOCK: RetryClock = { now: Date.now, random: Math.random };
+
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const logger = options.logger;
+  const timeoutMs = options.upstreamTimeoutMs ?? 300_000;
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
+  const common = { retry: options.retry ?? DEFAULT_RETRY_POLICY, clock: options.clock ?? SYSTEM_CLOCK, timeoutMs, logger, ...(options.sleep ? { sleep: options.sleep } : {}) };
+  const handler = new ProxyHandler({
+    serverBase: serverEndpoints(options.config.server_url, options.config.port, options.config.api_path).base,
+    maxBodyBytes: options.config.proxy.max_body_bytes,
+    liveTokens: options.liveTokens,
+    cryptor: options.cryptor,
+    logger,
+    upstream: new Upstream({ ...common, dispatcher }),
+    passThrough: new PassThrough({ ...common, maxBodyBytes: options.config.proxy.max_body_bytes }),
+  });
+  const server = createServer((req, res) => void handler.handle(req, res));
+  const port = await listen(server, options.listenPort ?? options.config.proxy.listen_port, options.host);
+  const host = options.host ?? '127.0.0.1';
+  logger.info({ port, server: handler.serverBase }, 'Proxy listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? 10_000);
+        await closed;
+        clearTimeout(grace);
+        handler.passThrough.close();
+        await dispatcher.close();
+        logger.info('Proxy closed');
+      })()),
+  };
+}
+
+function listen(server: Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+interface HandlerParts {
+  readonly serverBase: string;
+  readonly maxBodyBytes: number;
+  readonly liveTokens: Pick<LiveTokens, 'runOf'>;
+  readonly cryptor: Cryptor;
+  readonly logger: Logger;
+  readonly upstream: Upstream;
+  readonly passThrough: PassThrough;
+}
+
+/** One algorithm request: route, token check, the route's work, one log line. */
+class ProxyHandler {
+  readonly serverBase: string;
+  readonly passThrough: PassThrough;
+  readonly #parts: HandlerParts;
+
+  constructor(parts: HandlerParts) {
+    this.#parts = parts;
+    this.serverBase = parts.serverBase;
+    this.passThrough = parts.passThrough;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const fields: Record<string, unknown> = { method };
+    let status: number;
+    try {
+      const resolved = resolveRequest(method, req.url ?? '/', this.serverBase);
+      Object.assign(fields, { route: resolved.route.kind, path: resolved.path });
+      const token = bearerToken(req);
+      fields.runId = await this.#liveRun(token);
+      status = await this.#dispatch(resolved, token, req, res);
+    } catch (error) {
+      status = this.#fail(error, req, res, fields);
+    }
+    const level = status >= 500 ? 'warn' : 'info';
+    this.#parts.logger[level]({ ...fields, status }, 'Proxied request');
+  }
+
+  async #liveRun(token: string): Promise<number> {
+    let runId: number | undefined;
+    try {
+      runId = await this.#parts.liveTokens.runOf(token);
+    } catch (error) {
+      throw new ProxyError('V6_PROXY_TOKEN_CHECK_FAILED', 'The node cannot check container tokens right now; try again later', error);
+    }
+    if (runId === undefined) throw new ProxyError('V6_PROXY_UNAUTHORIZED', 'The container token does not belong to a run active on this node');
+    return runId;
+  }
+
+  #dispatch(resolved: ResolvedRequest, token: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    switch (resolved.route.kind) {
+      case 'create-task':
+        return this.#createTask(resolved.upstream, token, req, res);
+      case 'results':
+        return this.#results(resolved.upstream, token, res, (page) => decryptResultPage(page, this.#parts.cryptor));
+      case 'result':
+        return this.#results(resolved.upstream, token, res, (item) => decryptResult(item, this.#parts.cryptor));
+      case 'blob-download':
+        return this.#downloadBlob(resolved.upstream, token, res);
+      case 'blob-upload':
+        return this.#uploadBlob(resolved.upstream, token, req, res);
+      case 'pass-through':
+        return this.passThrough.forward(req, res, resolved.upstream);
+    }
+  }
+
+  async #createTask(url: URL, token: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const raw = await readBody(req, this.#parts.maxBodyBytes);
+    const body = parseJsonObject(raw);
+    taskOrganizations(body);
+    const api = (path: string) => new URL(`${this.serverBase}/${path}`);
+    const collaboration = await this.#parts.upstream.fetchObject('GET', api(`collaboration/${collaborationOf(token, body)}`), { token });
+    const encrypted = collaboration.encrypted === true || collaboration.encrypted === 1;
+    const outgoing = encrypted
+      ? Buffer.from(
+          JSON.stringify(
+            await encryptTaskInputs(body, this.#parts.cryptor, async (id) => {
+              const organization = await this.#parts.upstream.fetchObject('GET', api(`organization/${id}`), { token });
+              return typeof organization.public_key === 'string' ? organization.public_key : null;
+            }),
+          ),
+        )
+      : raw;
+    const answer = await this.#parts.upstream.fetch('POST', url, { token, body: outgoing, contentType: 'application/json' });
+    return relay(res, answer);
+  }
+
+  async #results(
+    url: URL,
+    token: string,
+    res: ServerResponse,
+    decrypt: (body: Record<string, unknown>) => { body: Record<string, unknown>; undecrypted: UndecryptedResult[] },
+  ): Promise<number> {
+    const answer = await this.#parts.upstream.fetch('GET', url, { token });
+    if (answer.status < 200 || answer.status >= 300) return relay(res, answer);
+    const { body, undecrypted } = decrypt(parseObject(answer, url));
+    for (const { id, code } of undecrypted) {
+      this.#parts.logger.warn({ resultId: id, code }, 'Result could not be decrypted; passing it on as stored');
+    }
+    const payload = Buffer.from(JSON.stringify(body));
+    res.writeHead(answer.status, { ...responseHeaders(answer.headers, true), 'content-type': 'application/json', 'content-length': payload.length });
+    res.end(payload);
+    return answer.status;
+  }
+
+  async #downloadBlob(url: URL, token: string, res: ServerResponse): Promise<number> {
+    const response = await this.#parts.upstream.open('GET', url, { token });
+    const contentType = String(response.headers['content-type'] ?? '');
+    const decrypt = response.statusCode >= 200 && response.statusCode < 300 && contentType.startsWith('application/octet-stream');
+    res.writeHead(response.statusCode, responseHeaders(response.headers, decrypt));
+    try {
+      await (decrypt ? pipelineAsync(response.body, this.#parts.cryptor.decryptStream(), res) : pipelineAsync(response.body, res));
+    } catch (error) {
+      // The status is sent: all that is left is to cut the answer short so the algorithm sees it failed.
+      res.destroy();
+      this.#parts.logger.warn({ path: url.pathname, code: (error as { code?: unknown }).code }, 'Blob download broke off');
+    }
+    return response.statusCode;
+  }
+
+  async #uploadBlob(url: URL, token: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const publicKey = req.headers['x-public-key'];
+    if (typeof publicKey !== 'string' || publicKey === '') throw new ProxyError('V6_PROXY_BAD_REQUEST', 'Missing X-Public-Key header');
+    checkDeclaredLength(req, this.#parts.maxBodyBytes);
+    let encrypt;
+    try {
+      encrypt = this.#parts.cryptor.encryptStream(publicKey);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      throw new ProxyError('V6_PROXY_ENCRYPTION_FAILED', `Cannot encrypt for the X-Public-Key: ${error.message}`, error);
+    }
+    let bodyError: unknown;
+    const body = pipeline(req, new ByteLimit(this.#parts.maxBodyBytes), encrypt, (error) => {
+      bodyError = error ?? undefined;
+    });
+    const contentType = req.headers['content-type'] ?? 'application/octet-stream';
+    try {
+      return relay(res, await this.#parts.upstream.fetch('POST', url, { token, body, contentType }));
+    } catch (error) {
+      throw bodyError instanceof ProxyError ? bodyError : error;
+    }
+  }
+
+  /** Answers for a failure; returns the status sent. */
+  #fail(error: unknown, req: IncomingMessage, res: ServerResponse, fields: Record<string, unknown>): number {
+    if (error instanceof ServerRefusal) return relay(res, error.answer);
+    const known = error instanceof ProxyError;
+    const status = known ? error.status : 500;
+    fields.code = known ? error.code : 'V6_PROXY_INTERNAL';
+    if (!known) this.#parts.logger.error({ ...fields, err: error }, 'Proxy failure');
+    if (res.headersSent) {
+      res.destroy();
+      return status;
+    }
+    const payload = Buffer.from(JSON.stringify({ msg: known ? error.message : "The node's proxy failed; see the node's logs" }));
+    // A request whose body was not read cannot leave its connection usable.
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': payload.length, ...(req.complete ? {} : { connection: 'close' }) });
+    res.end(payload);
+    return status;
+  }
+}
+
+/** The token of `Authorization: Bearer <token>`; 401 without one. */
+function bearerToken(req: IncomingMessage): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (match?.[1] === undefined) throw new ProxyError('V6_PROXY_UNAUTHORIZED', 'Missing container token: expected Authorization: Bearer <token>');
+  return match[1];
+}
+
+/** The collaboration a subtask is for: the container token's (which the server enforces), else the body's. */
+function collaborationOf(token: string, body: Record<string, unknown>): number {
+  let fromToken: unknown;
+  try {
+    fromToken = (decodeJwtClaims(token).sub as { collaboration_id?: unknown } | undefined)?.collaboration_id;
+  } catch {
+    fromToken = undefined;
+  }
+  const id = Number.isInteger(fromToken) ? fromToken : body.collaboration_id;
+  if (!Number.isInteger(id)) throw new ProxyError('V6_PROXY_BAD_REQUEST', 'collaboration_id missing');
+  return id as number;
+}
+
+/** A server answer to the algorithm as it came. */
+function relay(res: ServerResponse, answer: UpstreamAnswer): number {
+  res.writeHead(answer.status, { ...responseHeaders(answer.headers, true), 'content-length': answer.body.length });
+  res.end(answer.body);
+  return answer.status;
+}
