@@ -14,6 +14,13 @@ export default tseslint.config(
     },
   },
   {
+    // The test algorithms are plain JavaScript run by node inside simulated pods.
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', fetch: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['test/**', '**/*.test.ts', '**/main.ts', 'agent/cli.ts', 'queue/bench*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -1,0 +1,243 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { RunQueues } from '../queue/run-queues.js';
+import { RunInformer } from './cluster/run-informer.js';
+import { RunObjects } from './cluster/run-objects.js';
+import type { Config } from './config.js';
+import { encryptionHandshake } from './encryption-handshake.js';
+import { describe, ServerResponseError } from './errors.js';
+import { nodeSelector } from './kube/names.js';
+import { nodeInfo } from './node-info.js';
+import type { PolicyDeps } from './protocol/policy.js';
+import { JobCapacity } from './runs/capacity.js';
+import type { NodeEvents, RunContext, RunMetrics } from './runs/context.js';
+import { Intake } from './runs/intake.js';
+import { Killer } from './runs/killer.js';
+import { Launcher } from './runs/launcher.js';
+import { RunMarkers } from './runs/markers.js';
+import { Reporter } from './runs/reporter.js';
+import { RunFiles } from './runs/run-files.js';
+import { RunWatcher } from './runs/run-watcher.js';
+import { ServerClient, serverEndpoints, type NodeIdentity } from './server/client.js';
+import { RunsApi } from './server/runs-api.js';
+import { ServerSocket } from './server/socket.js';
+
+export interface NodeAgentOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Defaults to the in-cluster service account in a pod, else KUBECONFIG. */
+  readonly kubeConfig?: KubeConfig;
+  readonly metrics?: RunMetrics;
+  /** Timings, shortened by tests. */
+  readonly timings?: {
+    readonly resyncIntervalMs?: number;
+    readonly reconnectDelayMs?: number;
+    readonly loginRetryDelayMs?: number;
+    readonly backoffBaseMs?: number;
+    readonly backoffMaxMs?: number;
+  };
+}
+
+/** What readiness reports: each part the agent needs to do its work. */
+export interface AgentHealth {
+  readonly loggedIn: boolean;
+  readonly socketConnected: boolean;
+  readonly redisReachable: boolean;
+}
+
+/** The kube config of the agent: in a pod the service account, elsewhere KUBECONFIG or ~/.kube/config. */
+export function defaultKubeConfig(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
+
+/**
+ * The node agent: logs in, checks encryption, and wires the server session, the durable
+ * queues, the cluster informer and the run modules together. `close()` stops them in reverse
+ * order of start; in-flight queue jobs finish or are handed back through their Redis lock.
+ */
+export class NodeAgent {
+  readonly identity: NodeIdentity;
+  private readonly closers: Array<() => Promise<void> | void>;
+  private readonly socket: ServerSocket;
+  private readonly redis: Redis;
+  private closing: Promise<void> | undefined;
+
+  private constructor(parts: { identity: NodeIdentity; socket: ServerSocket; redis: Redis; closers: Array<() => Promise<void> | void> }) {
+    this.identity = parts.identity;
+    this.socket = parts.socket;
+    this.redis = parts.redis;
+    this.closers = parts.closers;
+  }
+
+  static async start(options: NodeAgentOptions): Promise<NodeAgent> {
+    const { config, logger } = options;
+    const timings = options.timings ?? {};
+    const metrics = options.metrics ?? {};
+    const closers: Array<() => Promise<void> | void> = [];
+    const endpoints = serverEndpoints(config.server_url, config.port, config.api_path);
+    const client = new ServerClient({ endpoints, apiKey: config.api_key, logger: logger.child({ subsystem: 'server' }) });
+    try {
+      const identity = await loginWithRetry(client, logger, timings.loginRetryDelayMs ?? 10_000);
+      logger.info({ ...identity }, 'node identified');
+      const cryptor = await encryptionHandshake(config, identity, client, logger);
+
+      const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: null, lazyConnect: false });
+      closers.unshift(() => void redis.disconnect());
+      const queues = new RunQueues({
+        redisUrl: config.redis.url,
+        redisPassword: config.redis.password,
+        prefix: config.queue.prefix,
+        logger: logger.child({ subsystem: 'queue' }),
+        backoffBaseMs: timings.backoffBaseMs,
+        backoffMaxMs: timings.backoffMaxMs,
+      });
+      closers.unshift(() => queues.close());
+      await queues.ready();
+
+      const kubeConfig = options.kubeConfig ?? defaultKubeConfig();
+      const namespace = config.kubernetes.namespace;
+      const objects = new RunObjects({ kubeConfig, namespace, logger: logger.child({ subsystem: 'kubernetes' }) });
+      const informer = new RunInformer({
+        kubeConfig,
+        namespace,
+        labelSelector: nodeSelector(identity.nodeId),
+        logger: logger.child({ subsystem: 'informer' }),
+        onRunChanged: (runId) => watcher.runChanged(runId),
+      });
+      closers.unshift(() => informer.close());
+
+      const runs = new RunsApi(client, identity.nodeId);
+      const events: NodeEvents = {
+        statusChanged: (run, status) =>
+          socket.emit('algorithm_status_change', {
+            node_id: identity.nodeId,
+            status,
+            run_id: run.runId,
+            task_id: run.taskId,
+            collaboration_id: identity.collaborationId,
+            organization_id: identity.organizationId,
+            parent_id: run.parentId,
+          }),
+        logLine: (run, line) =>
+          socket.emit(
+            'algorithm_log',
+            { collaboration_id: identity.collaborationId, run_id: run.runId, task_id: run.taskId, log: line },
+            { volatile: true },
+          ),
+      };
+      const ctx: RunContext = {
+        config,
+        identity,
+        runs,
+        objects,
+        informer,
+        queues,
+        markers: new RunMarkers(redis, config.queue.prefix),
+        files: new RunFiles(config.kubernetes.task_volume.mount_path, {
+          uid: config.kubernetes.run.run_as_user,
+          gid: config.kubernetes.run.fs_group,
+        }),
+        capacity: new JobCapacity(informer, config.queue.max_active_jobs),
+        cryptor,
+        events,
+        policyDeps: policyDeps(client),
+        logger: logger.child({ subsystem: 'runs' }),
+        metrics,
+        now: () => new Date(),
+      };
+      const watcher = new RunWatcher(ctx);
+      closers.unshift(() => watcher.close());
+      await informer.start();
+
+      const launcher = new Launcher(ctx);
+      const reporter = new Reporter(ctx);
+      queues.startWorkers(
+        { launch: (job) => launcher.process(job), report: (job) => reporter.process(job) },
+        { launch: config.queue.concurrency, report: config.queue.concurrency },
+      );
+      const intake = new Intake(runs, queues, logger.child({ subsystem: 'intake' }));
+      closers.unshift(() => intake.close());
+      const killer = new Killer(ctx);
+
+      let fatal: (error: unknown) => void = () => {};
+      const socket: ServerSocket = new ServerSocket({
+        client,
+        logger: logger.child({ subsystem: 'socket' }),
+        reconnectDelayMs: timings.reconnectDelayMs,
+        handlers: {
+          onSync: () => {
+            if (config.share_config) socket.emit('node_info_update', nodeInfo(config));
+            void intake.take();
+          },
+          onNewTask: (event) => void intake.take(event.id),
+          onKillContainers: (event) => void killer.handle(event),
+          onFatal: (error) => fatal(error),
+        },
+      });
+      closers.unshift(() => socket.close());
+      const resync = setInterval(() => {
+        if (socket.connected) void intake.take();
+      }, timings.resyncIntervalMs ?? 10 * 60_000);
+      closers.unshift(() => clearInterval(resync));
+
+      const agent = new NodeAgent({ identity, socket, redis, closers });
+      fatal = (error) => {
+        logger.fatal({ err: describe(error) }, 'the server no longer accepts this node; stopping');
+        void agent.close();
+      };
+      socket.start();
+      return agent;
+    } catch (error) {
+      for (const close of closers) await close();
+      throw error;
+    }
+  }
+
+  async health(): Promise<AgentHealth> {
+    const redisReachable = await this.redis.ping().then(
+      (answer) => answer === 'PONG',
+      () => false,
+    );
+    return { loggedIn: true, socketConnected: this.socket.connected, redisReachable };
+  }
+
+  /** Stops everything in reverse order of start. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const close of this.closers) await close();
+    })();
+    return this.closing;
+  }
+}
+
+async function loginWithRetry(client: ServerClient, logger: Logger, delayMs: number): Promise<NodeIdentity> {
+  for (;;) {
+    try {
+      return await client.login();
+    } catch (error) {
+      if ((error as { retryable?: boolean }).retryable !== true) throw error;
+      logger.warn({ err: describe(error) }, `login failed; retrying in ${delayMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/** The server lookups the policies need. Registry digests cannot be read without a container runtime: undefined. */
+function policyDeps(client: ServerClient): PolicyDeps {
+  return {
+    digestOf: async () => undefined,
+    storeUrl: async (storeId) => {
+      try {
+        return (await client.request<{ url: string }>('GET', `algorithmstore/${storeId}`)).url;
+      } catch (error) {
+        if (error instanceof ServerResponseError && error.status === 404) return undefined;
+        throw error;
+      }
+    },
+    organizationsByName: async (name) =>
+      (await client.request<{ data: Array<{ id: number; name: string }> }>('GET', 'organization', { query: { name } })).data,
+  };
+}

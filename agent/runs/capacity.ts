@@ -1,0 +1,49 @@
+import type { V1Job } from '@kubernetes/client-node';
+import type { RunInformer } from '../cluster/run-informer.js';
+
+/** Whether a Job has finished (a `Complete` or `Failed` condition). */
+export function isJobFinished(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+}
+
+/** An expectation the informer never confirms (the Job was deleted at once) lapses after this, as in kube-controller-manager. */
+const EXPECTATION_TTL_MS = 5 * 60_000;
+
+/**
+ * The cap on this node's Jobs alive in the cluster (`queue.max_active_jobs`). It counts what the
+ * informer sees plus the Jobs created but not yet seen ("expectations", as Kubernetes
+ * controllers keep them), so a lagging cache never lets the agent overshoot the cap.
+ */
+export class JobCapacity {
+  private readonly expected = new Map<string, number>();
+
+  constructor(
+    private readonly informer: RunInformer,
+    readonly max: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records a Job the agent just created. */
+  expect(name: string): void {
+    this.expected.set(name, this.now() + EXPECTATION_TTL_MS);
+  }
+
+  /** How many of this node's Jobs are alive now. */
+  alive(): number {
+    const alive = new Set<string>();
+    for (const job of this.informer.allJobs()) {
+      const name = job.metadata?.name ?? '';
+      this.expected.delete(name);
+      if (!isJobFinished(job)) alive.add(name);
+    }
+    for (const [name, expiresAt] of this.expected) {
+      if (expiresAt < this.now()) this.expected.delete(name);
+      else alive.add(name);
+    }
+    return alive.size;
+  }
+
+  available(): boolean {
+    return this.alive() < this.max;
+  }
+}

@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { RunInformer } from '../cluster/run-informer.js';
+import type { RunObjects } from '../cluster/run-objects.js';
+import type { PolicyDeps } from '../protocol/policy.js';
+import type { Cryptor } from '../protocol/encryption.js';
+import type { NodeIdentity } from '../server/client.js';
+import type { RunsApi } from '../server/runs-api.js';
+import type { RunQueues } from '../../queue/run-queues.js';
+import type { RunMarkers } from './markers.js';
+import type { RunFiles } from './run-files.js';
+import type { JobCapacity } from './capacity.js';
+
+/** The ids that travel with every status event (spec A4 `algorithm_status_change`). */
+export interface RunRef {
+  readonly runId: number;
+  readonly taskId: number;
+  readonly parentId: number | null;
+}
+
+/** What the agent tells the server over the socket while runs progress. */
+export interface NodeEvents {
+  statusChanged(run: RunRef, status: string): void;
+  logLine(run: RunRef, line: string): void;
+}
+
+/** Counters and histograms the run modules feed; all optional so tests can leave them out. */
+export interface RunMetrics {
+  runFinished?(status: string): void;
+  queueWait?(seconds: number): void;
+  startLatency?(seconds: number): void;
+  runDuration?(seconds: number): void;
+  reportLatency?(seconds: number): void;
+  reportRetried?(): void;
+}
+
+/** Everything the run modules share; built once by the agent, injected so tests can build their own. */
+export interface RunContext {
+  readonly config: Config;
+  readonly identity: NodeIdentity;
+  readonly runs: RunsApi;
+  readonly objects: RunObjects;
+  readonly informer: RunInformer;
+  readonly queues: RunQueues;
+  readonly markers: RunMarkers;
+  readonly files: RunFiles;
+  readonly capacity: JobCapacity;
+  readonly cryptor: Cryptor;
+  readonly events: NodeEvents;
+  readonly policyDeps: PolicyDeps;
+  readonly logger: Logger;
+  readonly metrics: RunMetrics;
+  readonly now: () => Date;
+}

@@ -1,0 +1,150 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { AgentError, RunNotRunnableError, ServerResponseError } from '../errors.js';
+import { KubeSpecError } from '../kube/errors.js';
+import { buildRunObjects } from '../kube/job-spec.js';
+import { runObjectName } from '../kube/names.js';
+import { InvalidImageNameError } from '../protocol/errors.js';
+import { isImageAllowed } from '../protocol/policy.js';
+import { RunStatus } from '../protocol/run-status.js';
+import { toServerDatetime } from '../protocol/datetime.js';
+import type { ServerRun } from '../server/types.js';
+import type { RunJobData } from '../../queue/run-queues.js';
+import type { RunContext } from './context.js';
+import { decodeRunInput } from './run-input.js';
+
+/** How long launch workers hold back when the cap on live Jobs is reached, unless a Job finishes first. */
+const CAPACITY_RECHECK_MS = 2_000;
+
+/**
+ * Launches one run as a Kubernetes Job, reconciling from what the server and the cluster say:
+ * a run finished at the server, killed, or already with a Job or a pending report is left alone,
+ * so a launch that runs twice (a redelivered queue job, an agent restart) never creates a
+ * second Job. A run that cannot run is handed to the reporter with its vantage6 status.
+ */
+export class Launcher {
+  constructor(private readonly ctx: RunContext) {}
+
+  async process(job: Job<RunJobData>): Promise<void> {
+    const { runId, taskId } = job.data;
+    const logger = this.ctx.logger.child({ runId, taskId });
+    try {
+      await this.launch(runId, logger);
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.status === 404) {
+        logger.warn('the server does not know this run (any more); dropping it');
+        return;
+      }
+      if (error instanceof AgentError && !error.retryable) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+    this.ctx.metrics.queueWait?.((Date.now() - job.timestamp) / 1000);
+  }
+
+  private async launch(runId: number, logger: RunContext['logger']): Promise<void> {
+    const { ctx } = this;
+    const run = await ctx.runs.run(runId);
+    if (run.finished_at !== null) {
+      logger.info({ status: run.status }, 'run is finished at the server; nothing to launch');
+      return;
+    }
+    const name = runObjectName(ctx.identity.nodeId, runId);
+    const markers = await ctx.markers.read(runId);
+    if (markers.killed) return;
+    if (await ctx.objects.getJob(name)) {
+      logger.info({ job: name }, 'run has a Job already; adopting it');
+      return;
+    }
+    if (await ctx.queues.hasPendingReport(runId)) return;
+    if (markers.launched) {
+      await this.reject(run, RunStatus.UnknownError, 'The run\'s Job disappeared from the cluster before the node read its result.');
+      return;
+    }
+    if (!ctx.capacity.available()) {
+      logger.debug({ max: ctx.capacity.max }, 'cap on live Jobs reached; holding launches');
+      await ctx.queues.holdLaunches(CAPACITY_RECHECK_MS);
+      throw Worker.RateLimitError();
+    }
+    try {
+      await this.start(run, name, logger);
+    } catch (error) {
+      const rejection = asRejection(error);
+      if (!rejection) throw error;
+      logger.warn({ status: rejection.status, reason: rejection.message }, 'run cannot run');
+      await this.reject(run, rejection.status, rejection.message);
+    }
+  }
+
+  private async start(run: ServerRun, name: string, logger: RunContext['logger']): Promise<void> {
+    const { ctx } = this;
+    const task = run.task;
+    const decision = await isImageAllowed(ctx.config.policies, task.image, task, ctx.policyDeps);
+    if (!decision.allowed) throw new RunNotRunnableError(RunStatus.NotAllowed, decision.reason);
+    const input = decodeRunInput(run, ctx.cryptor);
+
+    await ctx.runs.patchRun(run.id, { started_at: toServerDatetime(ctx.now()) });
+    const token = await this.containerToken(run);
+    const objects = buildRunObjects({
+      run: {
+        id: run.id,
+        taskId: task.id,
+        jobId: task.job_id,
+        parentId: task.parent?.id ?? null,
+        image: task.image,
+        databases: task.databases,
+      },
+      node: {
+        id: ctx.identity.nodeId,
+        organizationId: ctx.identity.organizationId,
+        collaborationId: ctx.identity.collaborationId,
+        name: ctx.identity.nodeName,
+      },
+      token,
+      config: ctx.config,
+    });
+    await ctx.files.prepare(run.id, task.job_id, input);
+    await ctx.objects.createSecret(objects.secret);
+    const created = await ctx.objects.createJob(objects.job);
+    ctx.capacity.expect(name);
+    await ctx.markers.markLaunched(run.id);
+    await ctx.objects.setOwner(name, created);
+
+    if ((await ctx.markers.read(run.id)).killed) {
+      logger.info('run was killed while its Job was being created; deleting it');
+      await ctx.objects.deleteRunObjects(name);
+      return;
+    }
+    await ctx.runs.patchRun(run.id, { status: RunStatus.Initializing });
+    ctx.events.statusChanged({ runId: run.id, taskId: task.id, parentId: task.parent?.id ?? null }, RunStatus.Initializing);
+  }
+
+  private async containerToken(run: ServerRun): Promise<string> {
+    try {
+      return await this.ctx.runs.containerToken(run.task.id, run.task.image);
+    } catch (error) {
+      if (error instanceof ServerResponseError && !error.retryable) {
+        throw new RunNotRunnableError(RunStatus.Failed, `Could not obtain algorithm container token: ${error.message}`, error);
+      }
+      throw error;
+    }
+  }
+
+  private async reject(run: ServerRun, status: string, reason: string): Promise<void> {
+    await this.ctx.queues.enqueueReport({ runId: run.id, taskId: run.task.id, status, reason });
+  }
+}
+
+/** A failure that decides the run's status (it cannot run), as opposed to one worth retrying. */
+function asRejection(error: unknown): { status: string; message: string } | undefined {
+  if (error instanceof RunNotRunnableError) return { status: error.status, message: error.message };
+  if (error instanceof InvalidImageNameError) {
+    return { status: RunStatus.NoDockerImage, message: `The task's image is not a valid image reference: ${error.message}` };
+  }
+  if (error instanceof AgentError && error.code === 'V6_KUBE_API_ERROR' && !error.retryable) {
+    return { status: RunStatus.StartFailed, message: `The cluster refused the run's objects: ${error.message}` };
+  }
+  if (error instanceof KubeSpecError) {
+    const status = 'runStatus' in error && typeof error.runStatus === 'string' ? error.runStatus : RunStatus.Failed;
+    return { status, message: error.message };
+  }
+  return undefined;
+}

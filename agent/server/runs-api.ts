@@ -1,0 +1,49 @@
+import type { ServerClient } from './client.js';
+import type { Page, RunPatch, ServerRun } from './types.js';
+
+/** How many runs to ask per page when syncing (the server's default is 10). */
+const PAGE_SIZE = 100;
+
+/**
+ * The server calls a node makes about runs (spec A5, A6), on top of the REST client. Thin: no
+ * decisions here, only the protocol's paths and parameters.
+ */
+export class RunsApi {
+  constructor(
+    private readonly client: ServerClient,
+    private readonly nodeId: number,
+  ) {}
+
+  /** This node's open runs (optionally of one task), every page. */
+  async openRuns(taskId?: number): Promise<ServerRun[]> {
+    const runs: ServerRun[] = [];
+    for (let page = 1; ; page++) {
+      const answer = await this.client.request<Page<ServerRun>>('GET', 'run', {
+        query: { state: 'open', node_id: this.nodeId, include: 'task', task_id: taskId, page, per_page: PAGE_SIZE },
+      });
+      runs.push(...answer.data);
+      if (!answer.links?.next || answer.data.length === 0) return runs;
+    }
+  }
+
+  async run(runId: number): Promise<ServerRun> {
+    return this.client.request<ServerRun>('GET', `run/${runId}`, { query: { include: 'task' } });
+  }
+
+  async patchRun(runId: number, patch: RunPatch): Promise<void> {
+    await this.client.request('PATCH', `run/${runId}`, { body: patch });
+  }
+
+  /** `POST token/container`: the token the algorithm uses to call the server through the proxy. */
+  async containerToken(taskId: number, image: string): Promise<string> {
+    const answer = await this.client.request<{ container_token: string }>('POST', 'token/container', {
+      body: { task_id: taskId, image },
+    });
+    return answer.container_token;
+  }
+
+  async organizationPublicKey(organizationId: number): Promise<string | null> {
+    const organization = await this.client.request<{ public_key?: string | null }>('GET', `organization/${organizationId}`);
+    return organization.public_key ?? null;
+  }
+}

@@ -1,0 +1,108 @@
+import test from 'ava';
+import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { NodeAgent } from '../../agent/node-agent.js';
+import { nodeSelector } from '../../agent/kube/names.js';
+import { UserClient, plainInput } from '../dev-server/user-client.js';
+import { ALGORITHM_IMAGE, NAMESPACE, startWorld, testLogger, type World } from '../support/world.js';
+
+let world: World;
+let agent: NodeAgent;
+let researcher: UserClient;
+
+const NODE = 1; // organization 1 in the unencrypted collaboration 1
+const ORG = 1;
+
+test.before(async () => {
+  world = await startWorld();
+  agent = await NodeAgent.start({
+    config: world.config(NODE, {
+      policies: { allowed_algorithms: ['^v6-test/.*'] },
+      kubernetes: {
+        namespace: NAMESPACE,
+        task_volume: { claim_name: 'v6-tasks-org1', access_mode: 'ReadWriteMany', mount_path: `${world.root}/org1/tasks` },
+        image_overrides: [{ image: 'v6-test/algorithms:2', active_deadline_seconds: 1 }],
+      },
+    }),
+    logger: testLogger(),
+    kubeConfig: world.kubeConfig,
+    timings: { backoffBaseMs: 50, backoffMaxMs: 200, reconnectDelayMs: 50 },
+  });
+  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
+  await researcher.login('researcher-alpha', 'alpha-password');
+});
+
+test.after.always(async () => {
+  await agent?.close();
+  await world?.close();
+});
+
+async function runTask(input: unknown, image = ALGORITHM_IMAGE) {
+  const task = await researcher.createTask({
+    collaborationId: 1,
+    organizations: [{ id: ORG, input: plainInput(input) }],
+    image,
+    name: 'test',
+    databases: [{ label: 'default' }],
+  });
+  const [run] = await researcher.waitForTask(task.id, { timeoutMs: 60_000 });
+  const [result] = await researcher.getResults(task.id);
+  return { task, run: run!, result: result?.result };
+}
+
+function decoded(result: string | null | undefined): unknown {
+  return JSON.parse(Buffer.from(result ?? '', 'base64').toString('utf8'));
+}
+
+async function nodeObjects() {
+  const selector = nodeSelector(NODE);
+  const jobs = await world.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: NAMESPACE, labelSelector: selector });
+  const secrets = await world.kubeConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: NAMESPACE, labelSelector: selector });
+  return { jobs: jobs.items, secrets: secrets.items };
+}
+
+test.serial('a run completes with its result computed from the database, and leaves nothing behind', async (t) => {
+  const { run, result } = await runTask({ method: 'partial_average', kwargs: { column: 'age' } });
+  t.is(run.status, 'completed', run.log ?? '');
+  t.deepEqual(decoded(result), { sum: 120, count: 3 });
+  t.regex(run.log ?? '', /running partial_average/);
+  const objects = await nodeObjects();
+  t.deepEqual(objects.jobs, []);
+  t.deepEqual(objects.secrets, []);
+});
+
+test.serial('a crashing algorithm is reported crashed with its log', async (t) => {
+  const { run } = await runTask({ method: 'crash', kwargs: { code: 3 } });
+  t.is(run.status, 'crashed');
+  t.regex(run.log ?? '', /crash: failing on purpose/);
+  t.regex(run.log ?? '', /exit code 3|exited with 3|code 3/);
+});
+
+test.serial('an image the policies do not allow is reported not allowed, without a Job', async (t) => {
+  const { run, result } = await runTask({ method: 'echo' }, 'other-registry.example/evil:1');
+  t.is(run.status, 'not allowed');
+  t.regex(run.log ?? '', /not allowed/);
+  t.is(result ?? null, null);
+});
+
+test.serial('an image no registry has is reported non-existing Docker image', async (t) => {
+  const { run } = await runTask({ method: 'echo' }, 'v6-test/missing:1');
+  t.is(run.status, 'non-existing Docker image');
+});
+
+test.serial('a run past its deadline is failed with a log that says so', async (t) => {
+  const { run } = await runTask({ method: 'sleep', kwargs: { seconds: 30 } }, 'v6-test/algorithms:2');
+  t.is(run.status, 'failed');
+  t.regex(run.log ?? '', /deadline/);
+});
+
+test.serial('an input that is not JSON fails the run with a clear log', async (t) => {
+  const task = await researcher.createTask({
+    collaborationId: 1,
+    organizations: [{ id: ORG, input: Buffer.from('not json').toString('base64') }],
+    image: ALGORITHM_IMAGE,
+    name: 'bad input',
+  });
+  const [run] = await researcher.waitForTask(task.id, { timeoutMs: 60_000 });
+  t.is(run!.status, 'failed');
+  t.regex(run!.log ?? '', /not JSON/);
+});

@@ -1,0 +1,116 @@
+// A whole node's surroundings for integration tests and the sandbox: a private Redis, the
+// development vantage6 server, and the simulated cluster with the test algorithm image, a task
+// volume and a CSV database on claims.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { stringify } from 'yaml';
+import { parseConfig, type Config } from '../../agent/config.js';
+import { startDevServer, type DevServer } from '../dev-server/index.js';
+import { startSimCluster, type SimCluster } from '../sim-cluster/index.js';
+import { startRedis, type RedisServer } from './redis.js';
+
+/** The test algorithm image; any reference in `ALGORITHM_IMAGES` runs test/algorithms/main.mjs. */
+export const ALGORITHM_IMAGE = 'v6-test/algorithms:1';
+export const ALGORITHM_IMAGES = [ALGORITHM_IMAGE, 'v6-test/algorithms:2', 'other-registry.example/evil:1'];
+export const NAMESPACE = 'vantage6-tasks';
+export const TASK_CLAIM = 'v6-tasks';
+export const DATA_CLAIM = 'hospital-data';
+/** The CSV each organization's database holds: ages whose sums differ per organization. */
+export const PATIENTS: Record<number, string> = {
+  1: 'id,age\n1,30\n2,40\n3,50\n',
+  2: 'id,age\n1,20\n2,60\n',
+};
+
+const algorithm = fileURLToPath(new URL('../algorithms/main.mjs', import.meta.url));
+
+export interface World {
+  readonly root: string;
+  readonly redis: RedisServer;
+  readonly server: DevServer;
+  readonly cluster: SimCluster;
+  readonly kubeConfig: KubeConfig;
+  /** A valid agent config for a node of the dev server's fixtures, with overrides on top. */
+  config(nodeId: number, overrides?: Record<string, unknown>): Config;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  readonly redis?: RedisServer;
+  readonly serverPort?: number;
+  readonly clusterPort?: number;
+}
+
+/** Starts Redis, the dev server and the simulated cluster; one task volume and database per organization. */
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  // Not under /tmp: algorithm pods mount a scratch emptyDir at /tmp, and the simulated kubelet
+  // bind-mounts volume sources from the host inside the pod's mount namespace in order.
+  const root = await mkdtemp(join('/var/tmp', 'v6-world-'));
+  const pvcs: Record<string, string> = {};
+  for (const org of Object.keys(PATIENTS)) {
+    const tasks = join(root, `org${org}`, 'tasks');
+    const data = join(root, `org${org}`, 'data');
+    await mkdir(tasks, { recursive: true });
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, 'patients.csv'), PATIENTS[Number(org)]!);
+    pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
+    pvcs[`${DATA_CLAIM}-org${org}`] = data;
+  }
+  const images = Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, { command: [process.execPath, algorithm] }]));
+  const redis = options.redis ?? (await startRedis({ appendonly: true }));
+  const server = await startDevServer({ port: options.serverPort ?? 0 });
+  const cluster = await startSimCluster({
+    port: options.clusterPort ?? 0,
+    stateDir: join(root, 'cluster'),
+    images,
+    pvcs,
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(cluster.kubeconfigPath);
+  await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+
+  const config = (nodeId: number, overrides: Record<string, unknown> = {}): Config => {
+    const node = server.fixtures.nodes.find((n) => n.id === nodeId);
+    if (!node) throw new Error(`no node ${nodeId} in the dev server fixtures`);
+    const org = node.organization_id;
+    const raw = {
+      api_key: node.api_key,
+      server_url: 'http://127.0.0.1',
+      port: server.port,
+      api_path: server.apiPath,
+      databases: [{ label: 'default', type: 'csv', uri: 'patients.csv', volume: { claim_name: `${DATA_CLAIM}-org${org}` } }],
+      kubernetes: {
+        namespace: NAMESPACE,
+        task_volume: { claim_name: `${TASK_CLAIM}-org${org}`, access_mode: 'ReadWriteMany', mount_path: pvcs[`${TASK_CLAIM}-org${org}`] },
+        run: { resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
+      },
+      redis: { url: redis.url },
+      queue: { prefix: `v6-node-${nodeId}`, concurrency: 4 },
+      proxy: { url: 'http://127.0.0.1', port: 7654 },
+      ...overrides,
+    };
+    return parseConfig(stringify(raw), {}).config;
+  };
+
+  return {
+    root,
+    redis,
+    server,
+    cluster,
+    kubeConfig,
+    config,
+    close: async () => {
+      await cluster.close();
+      await server.close();
+      if (!options.redis) await redis.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A logger for tests: silent unless V6_TEST_LOG names a level. */
+export function testLogger(): Logger {
+  return pino({ level: process.env.V6_TEST_LOG ?? 'silent' });
+}
