@@ -329,3 +329,37 @@ test('blobstream: uploads are encrypted for X-Public-Key, downloads decrypted wi
   t.is(download.status, 200);
   t.deepEqual(Buffer.from(await download.arrayBuffer()), payload);
 });
+
+test('a streamed body that grows past the limit is cut off with 413 and never reaches the server', async (t) => {
+  const { server, proxy, parent } = await setup(t);
+  const patchesBefore = server.state.patches.length;
+  const chunks = async function* () {
+    for (let i = 0; i < 8; i++) yield Buffer.alloc(2048, 'a');
+  };
+  const response = await fetch(`${proxy.url}/run/${parent.runId}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${parent.token}`, 'content-type': 'application/json' },
+    body: ReadableStream.from(chunks()),
+    duplex: 'half',
+  } as RequestInit);
+  t.is(response.status, 413);
+  t.regex(((await response.json()) as { msg: string }).msg, /larger than/);
+  t.is(server.state.patches.length, patchesBefore);
+});
+
+test('when the live tokens cannot be read, the algorithm gets 503', async (t) => {
+  const server = await serverFor(t);
+  const unreachable = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  t.teardown(() => unreachable.disconnect());
+  const proxy = await startProxy({
+    config: { server_url: server.url, port: undefined, api_path: server.apiPath, proxy: { url: 'http://proxy', port: 7654, listen_port: 0, max_body_bytes: MAX_BODY_BYTES } },
+    logger,
+    liveTokens: new LiveTokens(unreachable, 'proxy-test-down'),
+    cryptor: new DummyCryptor(),
+    host: '127.0.0.1',
+  });
+  t.teardown(() => proxy.close());
+  const answer = await call(proxy, 'GET', '/task/1', 'any-token');
+  t.is(answer.status, 503);
+  t.regex((answer.body as { msg: string }).msg, /cannot check container tokens/);
+});
