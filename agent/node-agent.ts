@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { RunObjects } from './cluster/run-objects.js';
@@ -136,6 +137,7 @@ export class NodeAgent {
         informer,
         queues,
         markers: new RunMarkers(redis, config.queue.prefix),
+        liveTokens: new LiveTokens(redis, config.queue.prefix),
         files: new RunFiles(config.kubernetes.task_volume.mount_path, {
           uid: config.kubernetes.run.run_as_user,
           gid: config.kubernetes.run.fs_group,

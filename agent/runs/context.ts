@@ -6,6 +6,7 @@ import type { PolicyDeps } from '../protocol/policy.js';
 import type { Cryptor } from '../protocol/encryption.js';
 import type { NodeIdentity } from '../server/client.js';
 import type { RunsApi } from '../server/runs-api.js';
+import type { LiveTokens } from '../../queue/live-tokens.js';
 import type { RunQueues } from '../../queue/run-queues.js';
 import type { RunMarkers } from './markers.js';
 import type { RunFiles } from './run-files.js';
@@ -43,6 +44,8 @@ export interface RunContext {
   readonly informer: RunInformer;
   readonly queues: RunQueues;
   readonly markers: RunMarkers;
+  /** The container tokens the proxy accepts: granted when a run's Job is created, revoked when the run ends. */
+  readonly liveTokens: Pick<LiveTokens, 'grant' | 'revoke'>;
   readonly files: RunFiles;
   readonly capacity: JobCapacity;
   readonly cryptor: Cryptor;

@@ -36,6 +36,7 @@ export class Killer {
   private async kill(runId: number, taskId: number): Promise<void> {
     const { ctx } = this;
     await ctx.markers.markKilled(runId);
+    await ctx.liveTokens.revoke(runId);
     const dequeued = await ctx.queues.removeQueuedLaunch(runId);
     await ctx.objects.deleteRunObjects(runObjectName(ctx.identity.nodeId, runId));
     await ctx.queues.enqueueReport({ runId, taskId, status: RunStatus.Killed, reason: KILLED_REASON });

@@ -102,6 +102,7 @@ export class Launcher {
       config: ctx.config,
     });
     await ctx.files.prepare(run.id, task.job_id, input);
+    await ctx.liveTokens.grant(run.id, token);
     await ctx.objects.createSecret(objects.secret);
     const created = await ctx.objects.createJob(objects.job);
     ctx.capacity.expect(name);

@@ -111,6 +111,7 @@ export class Reporter {
   }
 
   private async cleanUp(runId: number): Promise<void> {
+    await this.ctx.liveTokens.revoke(runId);
     await this.ctx.objects.deleteRunObjects(runObjectName(this.ctx.identity.nodeId, runId));
     await this.ctx.files.remove(runId);
     await this.ctx.queues.releaseLaunches();
