@@ -28,15 +28,17 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
     throw error;
   }
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      await proxy.close();
-      await redis.quit().catch(() => redis.disconnect());
-    })());
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'Stopping the proxy');
     close().catch((error: unknown) => logFatal(logger, error));
   };
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      await proxy.close();
+      await redis.quit().catch(() => redis.disconnect());
+    })());
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   return { url: proxy.url, port: proxy.port, close };
