@@ -25,7 +25,13 @@ export class JobCapacity {
 
   /** Records a Job the agent just created. */
   expect(name: string): void {
+    if (this.informer.job(name)) return; // seen already: the informer counts it
     this.expected.set(name, this.now() + EXPECTATION_TTL_MS);
+  }
+
+  /** The informer has seen the Job (created or already deleted): the expectation is met. */
+  observed(name: string): void {
+    this.expected.delete(name);
   }
 
   /** How many of this node's Jobs are alive now. */

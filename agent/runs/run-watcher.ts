@@ -56,7 +56,11 @@ export class RunWatcher {
 
   private async reconcile(runId: number): Promise<void> {
     const { ctx } = this;
-    const job = ctx.informer.job(runObjectName(ctx.identity.nodeId, runId));
+    const name = runObjectName(ctx.identity.nodeId, runId);
+    const job = ctx.informer.job(name);
+    // An informer event for the run meets the expectation, also when the Job is gone already
+    // (killed or cleaned up before any launch counted it); else it would hold a slot for minutes.
+    ctx.capacity.observed(name);
     if (!job) {
       await this.jobGone(runId);
       return;
