@@ -1,7 +1,7 @@
 // A whole node's surroundings for integration tests and the sandbox: a private Redis, the
 // development vantage6 server, and the simulated cluster with the test algorithm image, a task
 // volume and a CSV database on claims.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -24,7 +24,23 @@ export const PATIENTS: Record<number, string> = {
   2: 'id,age\n1,20\n2,60\n',
 };
 
-const algorithm = fileURLToPath(new URL('../algorithms/main.mjs', import.meta.url));
+const algorithms = fileURLToPath(new URL('../algorithms/', import.meta.url));
+
+/**
+ * The test algorithm image's files: the node binary (hard-linked, so it costs nothing) and the
+ * algorithm scripts, in a folder of the world. Pods mount a scratch emptyDir at /tmp, which
+ * would hide a checkout (and its node binary) that lives under /tmp.
+ */
+async function algorithmImage(root: string): Promise<string[]> {
+  const dir = join(root, 'image');
+  await mkdir(dir, { recursive: true });
+  const node = join(dir, 'node');
+  await link(process.execPath, node).catch(() => copyFile(process.execPath, node));
+  for (const file of await readdir(algorithms)) {
+    if (file.endsWith('.mjs')) await copyFile(join(algorithms, file), join(dir, file));
+  }
+  return [node, join(dir, 'main.mjs')];
+}
 
 export interface World {
   readonly root: string;
@@ -48,6 +64,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   // Not under /tmp: algorithm pods mount a scratch emptyDir at /tmp, and the simulated kubelet
   // bind-mounts volume sources from the host inside the pod's mount namespace in order.
   const root = await mkdtemp(join('/var/tmp', 'v6-world-'));
+  await chmod(root, 0o755); // algorithm processes run as a non-root user and exec the image's files from here
   const pvcs: Record<string, string> = {};
   for (const org of Object.keys(PATIENTS)) {
     const tasks = join(root, `org${org}`, 'tasks');
@@ -58,7 +75,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
     pvcs[`${DATA_CLAIM}-org${org}`] = data;
   }
-  const images = Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, { command: [process.execPath, algorithm] }]));
+  const command = await algorithmImage(root);
+  const images = Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, { command }]));
   const redis = options.redis ?? (await startRedis({ appendonly: true }));
   const server = await startDevServer({ port: options.serverPort ?? 0 });
   const cluster = await startSimCluster({
