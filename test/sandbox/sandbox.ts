@@ -2,7 +2,7 @@
 // server, the simulated cluster, and for organizations 1 and 2 of collaboration 1 an agent and a
 // proxy each — then a demo: a partial_average task at both organizations combined here, and a
 // central task whose algorithm creates the partial subtasks itself through its node's proxy.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -65,6 +65,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   try {
     const root = await mkdtemp(join('/var/tmp', 'v6-sandbox-'));
     closers.unshift(() => rm(root, { recursive: true, force: true }));
+    await chmod(root, 0o755); // algorithm processes run as a non-root user and exec the image's files from here
+    // The images' files (node binary hard-linked, scripts copied) live in the sandbox folder, as in
+    // test/support/world.ts: pods mount a scratch emptyDir at /tmp, hiding a checkout under /tmp.
+    const imageDir = join(root, 'image');
+    await mkdir(imageDir, { recursive: true });
+    const nodeBinary = join(imageDir, 'node');
+    await link(process.execPath, nodeBinary).catch(() => copyFile(process.execPath, nodeBinary));
+    for (const file of await readdir(ALGORITHMS)) {
+      if (file.endsWith('.mjs')) await copyFile(join(ALGORITHMS, file), join(imageDir, file));
+    }
     const pvcs: Record<string, string> = {};
     for (const org of Object.keys(PATIENTS)) {
       const tasks = join(root, `org${org}`, 'tasks');
@@ -90,7 +100,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     const server: DevServer = await startDevServer({ port: 0 });
     closers.unshift(() => server.close());
-    const node = (command: string) => ({ command: [process.execPath, join(ALGORITHMS, command)] });
+    const node = (script: string) => ({ command: [nodeBinary, join(imageDir, script)] });
     const cluster: SimCluster = await startSimCluster({
       port: 0,
       stateDir: join(root, 'cluster'),
