@@ -1,9 +1,8 @@
 import test from 'ava';
-import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { NodeAgent } from '../../agent/node-agent.js';
-import { nodeSelector } from '../../agent/kube/names.js';
 import { UserClient, plainInput } from '../dev-server/user-client.js';
 import { ALGORITHM_IMAGE, NAMESPACE, startWorld, testLogger, type World } from '../support/world.js';
+import { nodeObjects, waitFor } from './run-helpers.js';
 
 let world: World;
 let agent: NodeAgent;
@@ -53,21 +52,17 @@ function decoded(result: string | null | undefined): unknown {
   return JSON.parse(Buffer.from(result ?? '', 'base64').toString('utf8'));
 }
 
-async function nodeObjects() {
-  const selector = nodeSelector(NODE);
-  const jobs = await world.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: NAMESPACE, labelSelector: selector });
-  const secrets = await world.kubeConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: NAMESPACE, labelSelector: selector });
-  return { jobs: jobs.items, secrets: secrets.items };
-}
-
 test.serial('a run completes with its result computed from the database, and leaves nothing behind', async (t) => {
   const { run, result } = await runTask({ method: 'partial_average', kwargs: { column: 'age' } });
   t.is(run.status, 'completed', run.log ?? '');
   t.deepEqual(decoded(result), { sum: 120, count: 3 });
   t.regex(run.log ?? '', /running partial_average/);
-  const objects = await nodeObjects();
-  t.deepEqual(objects.jobs, []);
-  t.deepEqual(objects.secrets, []);
+  // The result reaches the server before the agent removes the run's objects.
+  const objects = await waitFor('the run objects to be removed', async () => {
+    const current = await nodeObjects(world, NODE);
+    return current.jobs.length + current.secrets.length === 0 && current;
+  });
+  t.deepEqual(objects, { jobs: [], secrets: [] });
 });
 
 test.serial('a crashing algorithm is reported crashed with its log', async (t) => {
