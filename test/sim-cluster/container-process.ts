@@ -19,6 +19,8 @@ export interface ContainerLaunch {
   mounts: BindMount[];
   runAsUser?: number;
   runAsGroup?: number;
+  /** The pod's fsGroup and supplementalGroups: the process's supplementary groups. */
+  supplementalGroups?: number[];
   /** Resident set size beyond which the container is OOM-killed (exit code 137). */
   memoryLimitBytes?: number;
   log: ContainerLog;
@@ -87,7 +89,9 @@ export function wrapperScript(launch: ContainerLaunch, startErrorFile: string): 
   );
   const drop = launch.runAsUser === undefined && launch.runAsGroup === undefined
     ? ''
-    : `${t.setpriv} --reuid=${launch.runAsUser ?? 0} --regid=${launch.runAsGroup ?? 0} --clear-groups -- `;
+    : `${t.setpriv} --reuid=${launch.runAsUser ?? 0} --regid=${launch.runAsGroup ?? 0} ${
+        launch.supplementalGroups?.length ? `--groups=${launch.supplementalGroups.join(',')}` : '--clear-groups'
+      } -- `;
   lines.push(`exec ${drop}"$@"`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -101,6 +101,24 @@ test('a readOnly mount refuses writes', async (t) => {
   t.regex(log, /Read-only file system/);
   t.regex(log, /^refused$/m);
   await t.throwsAsync(readFile(join(pvcDir, 'f')));
+});
+
+test('a non-root pod reads its Secret through fsGroup, as on a real node: files belong to the group, the process has it', async (t) => {
+  const { store, kubelet, dir } = await setup(t);
+  await chmod(dir, 0o755); // the non-root process must reach the mount point below the test dir
+  const target = join(dir, 'secret');
+  store.create('secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'default' }, data: { token: Buffer.from('abc').toString('base64') } });
+  store.create('pods', pod('nonroot', {
+    securityContext: { runAsUser: 10000, runAsGroup: 10000, fsGroup: 20000 },
+    containers: [sh(`id -G; cat ${target}/token && echo; ls -ln ${target}/token`, { volumeMounts: [{ name: 's', mountPath: target }] })],
+    volumes: [{ name: 's', secret: { secretName: 's', defaultMode: 0o440 } }],
+  }));
+  await waitForStore(store, () => terminal(store, 'nonroot'), 'nonroot to finish');
+  const log = (await kubelet.readPodLog('default', 'nonroot', undefined)) ?? '';
+  t.regex(log, /^10000 20000$/m);
+  t.regex(log, /^abc$/m);
+  t.regex(log, /^-r--r----- 1 0 20000 /m);
+  t.is(terminal(store, 'nonroot')?.phase, 'Succeeded', log);
 });
 
 test('an unknown image goes from ErrImagePull to ImagePullBackOff and the pod stays Pending', async (t) => {

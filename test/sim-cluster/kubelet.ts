@@ -274,6 +274,10 @@ export class Kubelet {
           mounts,
           ...(security.runAsUser === undefined ? {} : { runAsUser: security.runAsUser }),
           ...(security.runAsGroup === undefined ? {} : { runAsGroup: security.runAsGroup }),
+          supplementalGroups: [
+            ...(pod.spec!.securityContext?.fsGroup === undefined ? [] : [pod.spec!.securityContext.fsGroup]),
+            ...(pod.spec!.securityContext?.supplementalGroups ?? []),
+          ],
           ...(limit === undefined ? {} : { memoryLimitBytes: parseQuantity(limit) }),
         },
       });

@@ -2,7 +2,7 @@
 // host directory (secret and configMap files written into a per-pod dir, emptyDir fresh,
 // hostPath and persistentVolumeClaim given), and each container's volumeMounts become bind
 // mounts of those directories (or of a `subPath` in them, created if missing).
-import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IKeyToPath } from 'kubernetes-models/v1/KeyToPath';
@@ -34,12 +34,17 @@ export class VolumeSetupError extends Error {
   readonly reason = 'FailedMount';
 }
 
-/** Sets up every volume of the pod under `podDir`; returns volume name → host directory. */
+/**
+ * Sets up every volume of the pod under `podDir`; returns volume name → host directory. With a
+ * pod `fsGroup`, the volumes the kubelet manages (emptyDir, Secret, ConfigMap) belong to that
+ * group, as on a real node; claims and host paths keep their owners.
+ */
 export async function setUpVolumes(pod: IPod, podDir: string, lookup: VolumeLookup): Promise<Map<string, string>> {
   const dirs = new Map<string, string>();
+  const fsGroup = pod.spec?.securityContext?.fsGroup;
   for (const volume of pod.spec?.volumes ?? []) {
     try {
-      dirs.set(volume.name, await setUpVolume(volume, join(podDir, 'volumes', volume.name), lookup));
+      dirs.set(volume.name, await setUpVolume(volume, join(podDir, 'volumes', volume.name), lookup, fsGroup));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new VolumeSetupError(`MountVolume.SetUp failed for volume "${volume.name}" : ${reason}`);
@@ -48,10 +53,11 @@ export async function setUpVolumes(pod: IPod, podDir: string, lookup: VolumeLook
   return dirs;
 }
 
-async function setUpVolume(volume: IVolume, dir: string, lookup: VolumeLookup): Promise<string> {
+async function setUpVolume(volume: IVolume, dir: string, lookup: VolumeLookup, fsGroup: number | undefined): Promise<string> {
   if (volume.emptyDir !== undefined) {
     await mkdir(dir, { recursive: true, mode: 0o777 });
     await chmod(dir, 0o777);
+    if (fsGroup !== undefined) await chown(dir, 0, fsGroup);
     return dir;
   }
   if (volume.hostPath !== undefined) {
@@ -70,13 +76,21 @@ async function setUpVolume(volume: IVolume, dir: string, lookup: VolumeLookup): 
     const data = isSecret ? lookup.secret(name) : lookup.configMap(name);
     if (data === undefined && source.optional !== true) throw new Error(`${isSecret ? 'secret' : 'configmap'} "${name}" not found`);
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    await writeProjection(dir, data ?? {}, source.items, source.defaultMode ?? 0o644, isSecret ? 'Secret' : 'ConfigMap', name);
+    await writeProjection(dir, data ?? {}, source.items, source.defaultMode ?? 0o644, isSecret ? 'Secret' : 'ConfigMap', name, fsGroup);
     return dir;
   }
   throw new Error('volume type not supported by the simulated kubelet (supported: emptyDir, hostPath, persistentVolumeClaim, secret, configMap)');
 }
 
-async function writeProjection(dir: string, data: Record<string, Buffer>, items: IKeyToPath[] | undefined, defaultMode: number, kind: string, name: string): Promise<void> {
+async function writeProjection(
+  dir: string,
+  data: Record<string, Buffer>,
+  items: IKeyToPath[] | undefined,
+  defaultMode: number,
+  kind: string,
+  name: string,
+  fsGroup: number | undefined,
+): Promise<void> {
   const files: IKeyToPath[] = items ?? Object.keys(data).map((key) => ({ key, path: key }));
   for (const item of files) {
     const content = data[item.key];
@@ -85,6 +99,7 @@ async function writeProjection(dir: string, data: Record<string, Buffer>, items:
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, content);
     await chmod(path, item.mode ?? defaultMode);
+    if (fsGroup !== undefined) await chown(path, 0, fsGroup);
   }
 }
 
