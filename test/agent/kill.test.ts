@@ -33,7 +33,7 @@ test.before(async () => {
     queue: { prefix: `v6-node-${NODE}`, concurrency: 4, max_active_jobs: 1 },
   });
   agent = await startAgent(world, config);
-  launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redis.url } });
+  launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
   researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
   await researcher.login('researcher-alpha', 'alpha-password');
 });

@@ -2,30 +2,16 @@
 // server, the simulated cluster, and for organizations 1 and 2 of collaboration 1 an agent and a
 // proxy each — then a demo: a partial_average task at both organizations combined here, and a
 // central task whose algorithm creates the partial subtasks itself through its node's proxy.
-import { chmod, copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import { pino, type Logger } from 'pino';
-import { stringify } from 'yaml';
-import { parseConfig, type Config } from '../../agent/config.js';
-import { LabelKey, runIdOf } from '../../agent/kube/names.js';
-import { TOKEN_KEY } from '../../agent/kube/paths.js';
+import { pino } from 'pino';
 import { NodeAgent } from '../../agent/node-agent.js';
 import { DummyCryptor } from '../../agent/protocol/encryption.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { LiveTokens } from '../../queue/live-tokens.js';
-import { startDevServer, type DevServer } from '../dev-server/index.js';
 import { UserClient, plainInput, type RunJson } from '../dev-server/user-client.js';
-import { startSimCluster, type SimCluster } from '../sim-cluster/index.js';
 import { freePort } from '../support/ports.js';
-import { startRedis } from '../support/redis.js';
-import { ALGORITHM_IMAGE, DATA_CLAIM, NAMESPACE, PATIENTS, TASK_CLAIM } from '../support/world.js';
+import { ALGORITHM_IMAGE, FEDERATED_IMAGE, startWorld } from '../support/world.js';
 
-/** The federated test image: central_average and partial_average in one image, as vantage6 algorithms ship. */
-export const FEDERATED_IMAGE = 'v6-test/federated:1';
-const ALGORITHMS = fileURLToPath(new URL('../algorithms/', import.meta.url));
 const COLLABORATION = 1;
 const NODES = [1, 2] as const;
 
@@ -63,162 +49,56 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     for (const c of closers.splice(0)) await c();
   };
   try {
-    const root = await mkdtemp(join('/var/tmp', 'v6-sandbox-'));
-    closers.unshift(() => rm(root, { recursive: true, force: true }));
-    await chmod(root, 0o755); // algorithm processes run as a non-root user and exec the image's files from here
-    // The images' files (node binary hard-linked, scripts copied) live in the sandbox folder, as in
-    // test/support/world.ts: pods mount a scratch emptyDir at /tmp, hiding a checkout under /tmp.
-    const imageDir = join(root, 'image');
-    await mkdir(imageDir, { recursive: true });
-    const nodeBinary = join(imageDir, 'node');
-    await link(process.execPath, nodeBinary).catch(() => copyFile(process.execPath, nodeBinary));
-    for (const file of await readdir(ALGORITHMS)) {
-      if (file.endsWith('.mjs')) await copyFile(join(ALGORITHMS, file), join(imageDir, file));
-    }
-    const pvcs: Record<string, string> = {};
-    for (const org of Object.keys(PATIENTS)) {
-      const tasks = join(root, `org${org}`, 'tasks');
-      const data = join(root, `org${org}`, 'data');
-      await mkdir(tasks, { recursive: true });
-      await mkdir(data, { recursive: true });
-      await writeFile(join(data, 'patients.csv'), PATIENTS[Number(org)]!);
-      pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
-      pvcs[`${DATA_CLAIM}-org${org}`] = data;
-    }
-    const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
-    let url: string;
-    if (redisUrl) {
-      url = redisUrl;
-    } else {
-      const redis = await startRedis();
-      closers.unshift(() => redis.close());
-      url = redis.url;
-    }
     // Unique queue prefixes: the dev server numbers runs from 1 on every start, and a shared Redis
     // (REDIS_URL) may still hold an earlier sandbox's queue jobs for the same run ids.
-    const session = `sandbox-${Date.now().toString(36)}`;
-
-    const server: DevServer = await startDevServer({ port: 0 });
-    closers.unshift(() => server.close());
-    const node = (script: string) => ({ command: [nodeBinary, join(imageDir, script)] });
-    const cluster: SimCluster = await startSimCluster({
-      port: 0,
-      stateDir: join(root, 'cluster'),
-      images: { [ALGORITHM_IMAGE]: node('main.mjs'), [FEDERATED_IMAGE]: node('federated.mjs') },
-      pvcs,
+    const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
+    const world = await startWorld({
+      ...(redisUrl === undefined ? {} : { redisUrl }),
+      queuePrefix: `sandbox-${Date.now().toString(36)}`,
     });
-    closers.unshift(() => cluster.close());
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(cluster.kubeconfigPath);
-    await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    closers.unshift(() => world.close());
 
     const proxies = new Map<number, string>();
     for (const nodeId of NODES) {
-      const fixture = server.fixtures.nodes.find((n) => n.id === nodeId)!;
-      const org = fixture.organization_id;
       const proxyPort = await freePort();
-      const config: Config = parseConfig(
-        stringify({
-          api_key: fixture.api_key,
-          server_url: 'http://127.0.0.1',
-          port: server.port,
-          api_path: server.apiPath,
-          databases: [{ label: 'default', type: 'csv', uri: 'patients.csv', volume: { claim_name: `${DATA_CLAIM}-org${org}` } }],
-          kubernetes: {
-            namespace: NAMESPACE,
-            task_volume: { claim_name: `${TASK_CLAIM}-org${org}`, access_mode: 'ReadWriteMany', mount_path: pvcs[`${TASK_CLAIM}-org${org}`] },
-            run: { resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
-          },
-          redis: { url },
-          queue: { prefix: `${session}-node${nodeId}`, concurrency: 4 },
-          proxy: { url: 'http://127.0.0.1', port: proxyPort, listen_port: proxyPort },
-          logging: { level: 'warn' },
-        }),
-        {},
-      ).config;
-
-      const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+      const config = world.config(nodeId, {
+        proxy: { url: 'http://127.0.0.1', port: proxyPort, listen_port: proxyPort },
+        logging: { level: 'warn' },
+      });
+      const redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1 });
       closers.unshift(() => void redis.disconnect());
-      const liveTokens = new LiveTokens(redis, config.queue.prefix);
       const proxy: RunningProxy = await startProxy({
         config,
         logger: logger.child({ component: 'proxy', nodeId }),
         cryptor: new DummyCryptor(),
-        liveTokens,
+        liveTokens: new LiveTokens(redis, config.queue.prefix),
         host: '127.0.0.1',
         closeGraceMs: 1000,
       });
       closers.unshift(() => proxy.close());
       proxies.set(nodeId, proxy.url);
-      closers.unshift(grantTokensFromSecrets(cluster, nodeId, liveTokens, logger));
 
       const agent = await NodeAgent.start({
         config,
         logger: logger.child({ component: 'agent', nodeId }),
-        kubeConfig,
+        kubeConfig: world.kubeConfig,
         timings: { reconnectDelayMs: 200 },
       });
       closers.unshift(() => agent.close());
     }
 
+    const serverUrl = `${world.server.url}${world.server.apiPath}`;
     return {
-      serverUrl: `${server.url}${server.apiPath}`,
-      kubeconfigPath: cluster.kubeconfigPath,
+      serverUrl,
+      kubeconfigPath: world.cluster.kubeconfigPath,
       proxies,
-      runDemo: () => runDemo(`${server.url}${server.apiPath}`, print),
+      runDemo: () => runDemo(serverUrl, print),
       close,
     };
   } catch (error) {
     await close();
     throw error;
   }
-}
-
-/**
- * Bridge, sandbox only: the agent does not publish live container tokens yet (issue 4 item 3), so
- * the sandbox grants each run's token to the proxy when the agent creates the run's Secret and
- * revokes it when the Secret goes. Returns the unsubscribe function.
- */
-function grantTokensFromSecrets(cluster: SimCluster, nodeId: number, liveTokens: LiveTokens, logger: Logger): () => void {
-  return cluster.store.on((event) => {
-    if (event.plural === 'pods' && event.type === 'ADDED') {
-      tokenReadableForRunUser(cluster, event.object);
-      return;
-    }
-    if (event.plural !== 'secrets') return;
-    const labels = event.object.metadata?.labels;
-    if (labels?.[LabelKey.NodeId] !== String(nodeId)) return;
-    const runId = runIdOf(labels);
-    if (runId === undefined) return;
-    const data = (event.object as { data?: Record<string, string> }).data;
-    const work =
-      event.type === 'DELETED'
-        ? liveTokens.revoke(runId)
-        : data?.[TOKEN_KEY]
-          ? liveTokens.grant(runId, Buffer.from(data[TOKEN_KEY], 'base64').toString('utf8'))
-          : Promise.resolve();
-    work.catch((error: unknown) => logger.warn({ err: error, runId }, 'sandbox token bridge failed'));
-  });
-}
-
-/**
- * Workaround, sandbox only: the simulated kubelet writes Secret volume files root-owned and does not
- * give them to the pod's fsGroup as a real kubelet does, so the 0440 token is unreadable for the
- * non-root algorithm. Widen the mode of the pod's Secret volumes to 0444 before the kubelet mounts.
- */
-function tokenReadableForRunUser(cluster: SimCluster, pod: { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } }): void {
-  if (pod.metadata?.labels?.[LabelKey.RunId] === undefined || !pod.metadata.name) return;
-  const { name, namespace } = pod.metadata;
-  queueMicrotask(() => {
-    try {
-      cluster.store.update('pods', namespace, name, (draft) => {
-        const volumes = (draft as { spec?: { volumes?: Array<{ secret?: { defaultMode?: number } }> } }).spec?.volumes ?? [];
-        for (const volume of volumes) if (volume.secret) volume.secret.defaultMode = 0o444;
-      });
-    } catch {
-      // gone already
-    }
-  });
 }
 
 function decode(result: string | null | undefined): unknown {

@@ -15,6 +15,8 @@ import { startRedis, type RedisServer } from './redis.js';
 /** The test algorithm image; any reference in `ALGORITHM_IMAGES` runs test/algorithms/main.mjs. */
 export const ALGORITHM_IMAGE = 'v6-test/algorithms:1';
 export const ALGORITHM_IMAGES = [ALGORITHM_IMAGE, 'v6-test/algorithms:2', 'other-registry.example/evil:1'];
+/** The federated test image: central_average and partial_average in one image, as vantage6 algorithms ship. */
+export const FEDERATED_IMAGE = 'v6-test/federated:1';
 export const NAMESPACE = 'vantage6-tasks';
 export const TASK_CLAIM = 'v6-tasks';
 export const DATA_CLAIM = 'hospital-data';
@@ -31,7 +33,7 @@ const algorithms = fileURLToPath(new URL('../algorithms/', import.meta.url));
  * algorithm scripts, in a folder of the world. Pods mount a scratch emptyDir at /tmp, which
  * would hide a checkout (and its node binary) that lives under /tmp.
  */
-async function algorithmImage(root: string): Promise<string[]> {
+async function algorithmImages(root: string): Promise<Record<string, { command: string[] }>> {
   const dir = join(root, 'image');
   await mkdir(dir, { recursive: true });
   const node = join(dir, 'node');
@@ -39,12 +41,18 @@ async function algorithmImage(root: string): Promise<string[]> {
   for (const file of await readdir(algorithms)) {
     if (file.endsWith('.mjs')) await copyFile(join(algorithms, file), join(dir, file));
   }
-  return [node, join(dir, 'main.mjs')];
+  const main = { command: [node, join(dir, 'main.mjs')] };
+  return {
+    ...Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, main])),
+    [FEDERATED_IMAGE]: { command: [node, join(dir, 'federated.mjs')] },
+  };
 }
 
 export interface World {
   readonly root: string;
-  readonly redis: RedisServer;
+  /** The world's own Redis; undefined when it uses `WorldOptions.redisUrl`. */
+  readonly redis: RedisServer | undefined;
+  readonly redisUrl: string;
   readonly server: DevServer;
   readonly cluster: SimCluster;
   readonly kubeConfig: KubeConfig;
@@ -54,7 +62,10 @@ export interface World {
 }
 
 export interface WorldOptions {
-  readonly redis?: RedisServer;
+  /** An existing Redis to use instead of starting one. */
+  readonly redisUrl?: string;
+  /** Prefix of the nodes' queue keys (`<prefix>-<node id>`); unique per world when Redis is shared. */
+  readonly queuePrefix?: string;
   readonly serverPort?: number;
   readonly clusterPort?: number;
 }
@@ -75,9 +86,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
     pvcs[`${DATA_CLAIM}-org${org}`] = data;
   }
-  const command = await algorithmImage(root);
-  const images = Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, { command }]));
-  const redis = options.redis ?? (await startRedis({ appendonly: true }));
+  const images = await algorithmImages(root);
+  const redis = options.redisUrl === undefined ? await startRedis({ appendonly: true }) : undefined;
+  const redisUrl = options.redisUrl ?? redis!.url;
+  const queuePrefix = options.queuePrefix ?? 'v6-node';
   const server = await startDevServer({ port: options.serverPort ?? 0 });
   const cluster = await startSimCluster({
     port: options.clusterPort ?? 0,
@@ -104,8 +116,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         task_volume: { claim_name: `${TASK_CLAIM}-org${org}`, access_mode: 'ReadWriteMany', mount_path: pvcs[`${TASK_CLAIM}-org${org}`] },
         run: { resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
       },
-      redis: { url: redis.url },
-      queue: { prefix: `v6-node-${nodeId}`, concurrency: 4 },
+      redis: { url: redisUrl },
+      queue: { prefix: `${queuePrefix}-${nodeId}`, concurrency: 4 },
       proxy: { url: 'http://127.0.0.1', port: 7654 },
       ...overrides,
     };
@@ -115,6 +127,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   return {
     root,
     redis,
+    redisUrl,
     server,
     cluster,
     kubeConfig,
@@ -122,7 +135,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     close: async () => {
       await cluster.close();
       await server.close();
-      if (!options.redis) await redis.close();
+      await redis?.close();
       await rm(root, { recursive: true, force: true });
     },
   };
