@@ -139,8 +139,16 @@ export class ServerClient {
   private async authenticate(): Promise<Tokens> {
     const response = await this.sendTo('POST', `${this.endpoints.base}/token/node`, { api_key: this.apiKey }, undefined);
     if (response.statusCode === 401) {
+      await response.body.dump();
       throw new AuthRejectedError(
         `the vantage6 server at ${this.endpoints.base} does not recognise this node's api_key: check api_key (or V6_API_KEY)`,
+      );
+    }
+    if (response.statusCode === 400) {
+      // The server validates the key's form: `{"msg": "Request body is incorrect", "errors": {"api_key": [...]}}`.
+      const text = await response.body.text().catch(() => '');
+      throw new AuthRejectedError(
+        `the vantage6 server at ${this.endpoints.base} refused this node's api_key as malformed (${text.slice(0, 200)}): check api_key (or V6_API_KEY)`,
       );
     }
     const body = await this.parse<TokenResponse>('POST', 'token/node', response);
