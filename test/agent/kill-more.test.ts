@@ -43,7 +43,7 @@ test.before(async () => {
     },
   });
   agent = await NodeAgent.start({ config, logger: pino({ level: 'info' }, sink), kubeConfig: world.kubeConfig, timings: TIMINGS });
-  launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redis.url } });
+  launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
   researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
   await researcher.login('researcher-alpha', 'alpha-password');
 });
