@@ -3,19 +3,13 @@ import {
   BatchV1Api,
   CoreV1Api,
   Log,
-  PatchStrategy,
-  setHeaderOptions,
   type KubeConfig,
   type V1Job,
-  type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';
 import { apiMessage, apiStatus } from './api-errors.js';
-
-// A JSON merge patch is what we mean, and every API server accepts it for Secrets.
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Reports every failed API call by verb and status code, for metrics. */
 export type ApiErrorObserver = (verb: string, code: string) => void;
@@ -54,59 +48,22 @@ export class RunObjects {
     });
   }
 
-  /** Creates the Job, or returns the one that exists under its name (a retried create). */
-  async createJob(job: V1Job): Promise<V1Job> {
+  /**
+   * Creates the Job; when one exists under its name (a retried create, or a create whose answer
+   * was lost) that one is returned with `created: false`.
+   */
+  async createJob(job: V1Job): Promise<{ job: V1Job; created: boolean }> {
     const name = job.metadata?.name ?? '';
     return this.call('create', 'Job', async () => {
       try {
         const created = await this.batch.createNamespacedJob({ namespace: this.namespace, body: job });
         this.logger.info({ job: name }, 'Created Job');
-        return created;
+        return { job: created, created: true };
       } catch (error) {
         if (apiStatus(error) !== 409) throw error;
         this.logger.info({ job: name }, 'Job exists already; adopting it');
-        return this.batch.readNamespacedJob({ name, namespace: this.namespace });
+        return { job: await this.batch.readNamespacedJob({ name, namespace: this.namespace }), created: false };
       }
-    });
-  }
-
-  /** Makes the Secret owned by the Job (uid-checked), so it goes when the Job goes. */
-  async setOwner(secretName: string, job: V1Job): Promise<void> {
-    const uid = job.metadata?.uid;
-    if (!uid) return;
-    await this.call('patch', 'Secret', async () => {
-      await this.core.patchNamespacedSecret(
-        {
-          name: secretName,
-          namespace: this.namespace,
-          body: {
-            metadata: {
-              ownerReferences: [
-                { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata?.name ?? '', uid, blockOwnerDeletion: false },
-              ],
-            },
-          },
-        },
-        mergePatch,
-      );
-    });
-  }
-
-  async getJob(name: string): Promise<V1Job | undefined> {
-    return this.call('get', 'Job', async () => {
-      try {
-        return await this.batch.readNamespacedJob({ name, namespace: this.namespace });
-      } catch (error) {
-        if (apiStatus(error) === 404) return undefined;
-        throw error;
-      }
-    });
-  }
-
-  async listPods(labelSelector: string): Promise<V1Pod[]> {
-    return this.call('list', 'Pod', async () => {
-      const list = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector });
-      return list.items;
     });
   }
 

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { AgentError, RunNotRunnableError, ServerResponseError } from '../errors.js';
 import { KubeSpecError } from '../kube/errors.js';
-import { buildRunObjects } from '../kube/job-spec.js';
+import { buildRunObjects, secretOwnedBy } from '../kube/job-spec.js';
 import { runObjectName } from '../kube/names.js';
 import { InvalidImageNameError } from '../protocol/errors.js';
 import { isImageAllowed } from '../protocol/policy.js';
@@ -50,7 +50,7 @@ export class Launcher {
     const name = runObjectName(ctx.identity.nodeId, runId);
     const markers = await ctx.markers.read(runId);
     if (markers.killed) return;
-    if (await ctx.objects.getJob(name)) {
+    if (ctx.informer.job(name)) {
       logger.info({ job: name }, 'run has a Job already; adopting it');
       return;
     }
@@ -103,19 +103,20 @@ export class Launcher {
     });
     await ctx.files.prepare(run.id, task.job_id, input);
     await ctx.liveTokens.grant(run.id, token);
-    await ctx.objects.createSecret(objects.secret);
-    const created = await ctx.objects.createJob(objects.job);
-    ctx.capacity.expect(name);
+    // Job first, then its Secret owned by it: the pod waits for the Secret's volume (the kubelet
+    // retries the mount), and the Secret can never outlive the Job. A Job that exists already
+    // (409: an earlier attempt got this far) is adopted, and its Secret made sure of.
+    const { job, created } = await ctx.objects.createJob(objects.job);
+    if (created) ctx.capacity.expect(name);
     await ctx.markers.markLaunched(run.id);
-    await ctx.objects.setOwner(name, created);
+    await ctx.objects.createSecret(secretOwnedBy(objects.secret, job));
 
     if ((await ctx.markers.read(run.id)).killed) {
       logger.info('run was killed while its Job was being created; deleting it');
       await ctx.objects.deleteRunObjects(name);
-      return;
     }
-    await ctx.runs.patchRun(run.id, { status: RunStatus.Initializing });
-    ctx.events.statusChanged({ runId: run.id, taskId: task.id, parentId: task.parent?.id ?? null }, RunStatus.Initializing);
+    // Statuses from here on (initializing, active, …) are the run watcher's, from what the
+    // cluster says: a PATCH from here could overtake its newer one.
   }
 
   private async containerToken(run: ServerRun): Promise<string> {
