@@ -27,7 +27,11 @@ interface Session {
 }
 
 /** A client and socket for node 1 of `server`; `clientNow` lets the client's clock differ from the server's. */
-function session(t: ExecutionContext, server: DevServer, options: { clientNow?: () => number; apiKey?: string } = {}): Session {
+function session(
+  t: ExecutionContext,
+  server: DevServer,
+  options: { clientNow?: () => number; apiKey?: string; syncTimeoutMs?: number } = {},
+): Session {
   const calls: Calls = { syncs: 0, fatal: [], newTasks: [], kills: [], states: [], tokens: [] };
   const client = new ServerClient({
     endpoints: serverEndpoints('http://127.0.0.1', server.port, server.apiPath),
@@ -44,6 +48,7 @@ function session(t: ExecutionContext, server: DevServer, options: { clientNow?: 
     reconnectDelayMaxMs: 100,
     firstPingMs: 50,
     pingIntervalMs: 100,
+    syncTimeoutMs: options.syncTimeoutMs,
     handlers: {
       onSync: () => (calls.syncs += 1),
       onNewTask: (event) => calls.newTasks.push(event),
@@ -157,6 +162,23 @@ test('an API key refused on re-login is fatal: onFatal, and no more reconnecting
   t.false(socket.connected);
   t.is(calls.syncs, 1);
   t.false(online(server));
+});
+
+test('a connection the server never confirms with sync is dropped, and the node logs in again', async (t) => {
+  // The server no longer knows node 1 (deleted by its admin): its token still has a good
+  // signature, so the server neither syncs nor says expired/invalid; the connection just sits.
+  const { server, now } = await started(t);
+  const { socket, calls } = session(t, server, { clientNow: now, syncTimeoutMs: 200 });
+  socket.start();
+  await until(() => calls.syncs === 1);
+  const index = server.fixtures.nodes.findIndex((n) => n.id === NODE);
+  server.fixtures.nodes.splice(index, 1);
+  await server.suspend();
+  await server.resume();
+  await until(() => calls.fatal.length === 1);
+  t.is((calls.fatal[0] as { code?: string }).code, 'V6_AUTH_REJECTED', 'the fresh login told the node its key is gone');
+  t.is(calls.syncs, 1);
+  t.false(socket.connected);
 });
 
 test('close() is idempotent and stops reconnecting', async (t) => {

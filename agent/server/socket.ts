@@ -35,6 +35,12 @@ export interface ServerSocketOptions {
   readonly firstPingMs?: number;
   readonly reconnectDelayMs?: number;
   readonly reconnectDelayMaxMs?: number;
+  /**
+   * How long a connection may wait for `sync` before it is dropped and the node logs in again.
+   * The 4.x server keeps a connection whose token it could not place (an unknown node, a database
+   * error in its connect handler) without a word; default 30 s.
+   */
+  readonly syncTimeoutMs?: number;
   readonly random?: () => number;
 }
 
@@ -51,6 +57,7 @@ export class ServerSocket {
   private readonly firstPingMs: number;
   private readonly delayMs: number;
   private readonly delayMaxMs: number;
+  private readonly syncTimeoutMs: number;
   private readonly random: () => number;
   private readonly socket: Socket;
   private authenticated = false;
@@ -58,6 +65,7 @@ export class ServerSocket {
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ServerSocketOptions) {
     this.client = options.client;
@@ -67,6 +75,7 @@ export class ServerSocket {
     this.firstPingMs = options.firstPingMs ?? 5_000;
     this.delayMs = options.reconnectDelayMs ?? 1_000;
     this.delayMaxMs = options.reconnectDelayMaxMs ?? 30_000;
+    this.syncTimeoutMs = options.syncTimeoutMs ?? 30_000;
     this.random = options.random ?? Math.random;
     this.socket = io(`${this.client.endpoints.origin}/tasks`, { autoConnect: false, reconnection: false });
     this.listen();
@@ -95,6 +104,7 @@ export class ServerSocket {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.syncTimer);
     this.stopPing();
     this.setAuthenticated(false);
     this.socket.disconnect();
@@ -104,8 +114,11 @@ export class ServerSocket {
     const socket = this.socket;
     socket.on('connect', () => {
       this.logger.info('socket connected to /tasks; waiting for sync');
+      clearTimeout(this.syncTimer);
+      this.syncTimer = setTimeout(() => this.syncTimedOut(), this.syncTimeoutMs);
     });
     socket.on('sync', () => {
+      clearTimeout(this.syncTimer);
       this.attempts = 0;
       this.setAuthenticated(true);
       this.startPing();
@@ -131,6 +144,7 @@ export class ServerSocket {
       this.reconnectNow(() => this.client.accessToken());
     });
     socket.on('disconnect', (reason) => {
+      clearTimeout(this.syncTimer);
       this.setAuthenticated(false);
       this.stopPing();
       if (this.closed || reason === 'io client disconnect') return;
@@ -143,7 +157,17 @@ export class ServerSocket {
     });
   }
 
+  /** Connected, but no `sync`: the server did not accept the token. Log in afresh and try again. */
+  private syncTimedOut(): void {
+    if (this.closed || this.authenticated) return;
+    this.logger.warn({ timeoutMs: this.syncTimeoutMs }, 'no sync from the server on this connection; logging in again and reconnecting');
+    this.client.forgetTokens();
+    this.socket.disconnect();
+    this.scheduleReconnect();
+  }
+
   private reconnectNow(token: () => Promise<string>): void {
+    clearTimeout(this.syncTimer);
     this.setAuthenticated(false);
     this.stopPing();
     this.socket.disconnect();
