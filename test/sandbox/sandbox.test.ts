@@ -7,7 +7,7 @@ test.after.always(async () => {
   await sandbox?.close();
 });
 
-test('the sandbox demo computes the federated mean directly and through a central task via the proxies', async (t) => {
+test('the sandbox demo computes the federated mean directly and through central tasks via the proxies, unencrypted and encrypted', async (t) => {
   t.timeout(120_000);
   const lines: string[] = [];
   sandbox = await startSandbox({ print: (line) => lines.push(line), logLevel: 'silent' });
@@ -17,4 +17,5 @@ test('the sandbox demo computes the federated mean directly and through a centra
   // Ages 30, 40, 50 at organization 1 and 20, 60 at organization 2.
   t.is(outcome.mean, 40);
   t.is(outcome.centralMean, 40);
+  t.is(outcome.encryptedMean, 40);
 });

@@ -5,7 +5,10 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { NodeAgent } from '../../agent/node-agent.js';
-import { DummyCryptor } from '../../agent/protocol/encryption.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DummyCryptor, RsaCryptor } from '../../agent/protocol/encryption.js';
+import { loadPrivateKey, publicKeyString } from '../../agent/protocol/keys.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { LiveTokens } from '../../queue/live-tokens.js';
 import { UserClient, plainInput, type RunJson } from '../dev-server/user-client.js';
@@ -13,7 +16,18 @@ import { freePort } from '../support/ports.js';
 import { ALGORITHM_IMAGE, FEDERATED_IMAGE, startWorld } from '../support/world.js';
 
 const COLLABORATION = 1;
-const NODES = [1, 2] as const;
+const ENCRYPTED_COLLABORATION = 2;
+/** The dev server's nodes: 1 and 2 in the unencrypted collaboration, 3 and 4 in the encrypted one. */
+const NODES = [1, 2, 3, 4] as const;
+const ENCRYPTED_NODES: ReadonlySet<number> = new Set([3, 4]);
+
+/** Throw-away organization keys (the vantage6 test vectors' key pairs): organization 1 → key1, 2 → key2. */
+async function organizationKeys(): Promise<Map<number, string>> {
+  const vectors = JSON.parse(await readFile(new URL('../fixtures/vectors/crypto.json', import.meta.url), 'utf8')) as {
+    key_pairs: Array<{ private_key_pem: string }>;
+  };
+  return new Map(vectors.key_pairs.slice(0, 2).map((pair, i) => [i + 1, pair.private_key_pem]));
+}
 
 export interface SandboxOptions {
   /** Where progress lines go; default stdout. */
@@ -29,6 +43,8 @@ export interface DemoOutcome {
   readonly mean: number | undefined;
   /** The federated mean the central algorithm computed through the proxies. */
   readonly centralMean: number | undefined;
+  /** The same, in the encrypted collaboration. */
+  readonly encryptedMean: number | undefined;
   readonly problems: string[];
 }
 
@@ -58,19 +74,29 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     closers.unshift(() => world.close());
 
+    const keys = await organizationKeys();
+    const keyFiles = new Map<number, string>();
+    for (const [org, pem] of keys) {
+      const path = join(world.root, `org${org}-private-key.pem`);
+      await writeFile(path, pem, { mode: 0o600 });
+      keyFiles.set(org, path);
+    }
     const proxies = new Map<number, string>();
     for (const nodeId of NODES) {
       const proxyPort = await freePort();
+      const org = world.server.fixtures.nodes.find((n) => n.id === nodeId)!.organization_id;
+      const encrypted = ENCRYPTED_NODES.has(nodeId);
       const config = world.config(nodeId, {
         proxy: { url: 'http://127.0.0.1', port: proxyPort, listen_port: proxyPort },
         logging: { level: 'warn' },
+        ...(encrypted ? { encryption: { enabled: true, private_key: keyFiles.get(org) } } : {}),
       });
       const redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1 });
       closers.unshift(() => void redis.disconnect());
       const proxy: RunningProxy = await startProxy({
         config,
         logger: logger.child({ component: 'proxy', nodeId }),
-        cryptor: new DummyCryptor(),
+        cryptor: encrypted ? RsaCryptor.fromPem(keys.get(org)!) : new DummyCryptor(),
         liveTokens: new LiveTokens(redis, config.queue.prefix),
         host: '127.0.0.1',
         closeGraceMs: 1000,
@@ -92,7 +118,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       serverUrl,
       kubeconfigPath: world.cluster.kubeconfigPath,
       proxies,
-      runDemo: () => runDemo(serverUrl, print),
+      runDemo: () => runDemo(serverUrl, print, new RsaCryptor(loadPrivateKey(keys.get(1)!))),
       close,
     };
   } catch (error) {
@@ -123,7 +149,7 @@ async function follow(user: UserClient, taskId: number, label: string, print: (l
   }
 }
 
-async function runDemo(apiBase: string, print: (line: string) => void): Promise<DemoOutcome> {
+async function runDemo(apiBase: string, print: (line: string) => void, cryptor: RsaCryptor): Promise<DemoOutcome> {
   const problems: string[] = [];
   const user = new UserClient(apiBase);
   await user.login('researcher-alpha', 'alpha-password');
@@ -153,26 +179,56 @@ async function runDemo(apiBase: string, print: (line: string) => void): Promise<
   }
 
   print(`Demo 2: central_average at organization 1; its algorithm creates the partial subtasks through its node's proxy`);
-  let centralMean: number | undefined;
+  const plain = { encode: (value: unknown) => plainInput(value), decode };
+  const centralMean = await centralDemo(user, COLLABORATION, 'demo 2', plain, print, problems);
+  print(`Demo 3: the same in the encrypted collaboration: inputs and results encrypted per organization, by the researcher and the proxy`);
+  const sealed = {
+    encode: (value: unknown) => cryptor.encryptBytesToStr(Buffer.from(JSON.stringify(value)), publicKeyString(cryptor.privateKey)),
+    decode: (result: string | null | undefined) => (result ? JSON.parse(cryptor.decryptStrToBytes(result).toString('utf8')) : undefined),
+  };
+  const encryptedMean = await centralDemo(user, ENCRYPTED_COLLABORATION, 'demo 3', sealed, print, problems);
+  for (const value of [centralMean, encryptedMean]) {
+    if (value !== undefined && mean !== undefined && Math.abs(mean - value) > 1e-9) problems.push(`central mean ${value} differs from ${mean}`);
+  }
+  for (const p of problems) print(`  PROBLEM: ${p}`);
+  const ok = problems.length === 0 && mean !== undefined && centralMean !== undefined && encryptedMean !== undefined;
+  return { ok, mean, centralMean, encryptedMean, problems };
+}
+
+interface Codec {
+  encode(value: unknown): string;
+  decode(result: string | null | undefined): unknown;
+}
+
+/**
+ * A central_average task at organization 1 of `collaborationId`: its algorithm creates the partial
+ * subtasks for organizations 1 and 2 through its node's proxy and combines their results.
+ */
+async function centralDemo(
+  user: UserClient,
+  collaborationId: number,
+  label: string,
+  codec: Codec,
+  print: (line: string) => void,
+  problems: string[],
+): Promise<number | undefined> {
+  const kwargs = { column: 'age', organizations: [1, 2], collaboration_id: collaborationId, image: FEDERATED_IMAGE };
   const central = await user.createTask({
-    collaborationId: COLLABORATION,
-    organizations: [{ id: 1, input: plainInput({ method: 'central_average', kwargs: { column: 'age', organizations: orgs, collaboration_id: COLLABORATION, image: FEDERATED_IMAGE } }) }],
+    collaborationId,
+    organizations: [{ id: 1, input: codec.encode({ method: 'central_average', kwargs }) }],
     image: FEDERATED_IMAGE,
-    name: 'sandbox demo: central_average',
+    name: `sandbox ${label}: central_average`,
     databases: [{ label: 'default' }],
   });
   print(`  task ${central.id} created`);
   const [centralRun] = await follow(user, central.id, 'central', print);
   if (centralRun?.status !== 'completed') {
-    problems.push(`demo 2 central run ${centralRun?.id}: ${centralRun?.status}: ${centralRun?.log ?? ''}`);
-  } else {
-    const [result] = await user.getResults(central.id);
-    const out = decode(result?.result) as { mean: number; sum: number; count: number; subtask_id: number };
-    await follow(user, out.subtask_id, 'subtask', print, 5_000).catch(() => []);
-    centralMean = out.mean;
-    print(`  central result: mean age ${out.mean} (${out.sum} / ${out.count}) from subtask ${out.subtask_id}`);
-    if (mean !== undefined && Math.abs(mean - out.mean) > 1e-9) problems.push(`central mean ${out.mean} differs from ${mean}`);
+    problems.push(`${label} central run ${centralRun?.id}: ${centralRun?.status}: ${centralRun?.log ?? ''}`);
+    return undefined;
   }
-  for (const p of problems) print(`  PROBLEM: ${p}`);
-  return { ok: problems.length === 0 && mean !== undefined && centralMean !== undefined, mean, centralMean, problems };
+  const [result] = await user.getResults(central.id);
+  const out = codec.decode(result?.result) as { mean: number; sum: number; count: number; subtask_id: number };
+  await follow(user, out.subtask_id, 'subtask', print, 5_000).catch(() => []);
+  print(`  central result: mean age ${out.mean} (${out.sum} / ${out.count}) from subtask ${out.subtask_id}`);
+  return out.mean;
 }
