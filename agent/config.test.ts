@@ -143,6 +143,7 @@ const wrongFields: Array<[string, Record<string, unknown>, string]> = [
   ['policy not boolean', { policies: { require_algorithm_pull: 'yes' } }, 'policies.require_algorithm_pull: expected true or false'],
   ['unknown policy', { policies: { allowed_images: ['x'] } }, 'policies.allowed_images: unknown key'],
   ['algorithm_env PKG_NAME', { algorithm_env: { PKG_NAME: 'x' } }, 'algorithm_env.PKG_NAME: not a name the node may set'],
+  ['algorithm_env non-ASCII identifier', { algorithm_env: { ÄRZTE: 'x' } }, 'algorithm_env.ÄRZTE: not a name the node may set'],
   ['algorithm_env bad name', { algorithm_env: { 'MY-VAR': 'x' } }, 'algorithm_env.MY-VAR: not a name the node may set'],
   ['algorithm_env value a list', { algorithm_env: { A: [1] } }, 'algorithm_env.A: expected a string, number or boolean'],
   ['share_config not boolean', { share_config: 1 }, 'share_config: expected true or false'],

@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { isValidEnvName } from './protocol/env.js';
+import { isAlgorithmEnvName } from './kube/env-names.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors and warnings
@@ -259,8 +260,8 @@ const configSchema = z
       .record(z.string(), envValue, { error: expected('a mapping of names to values') })
       .superRefine((values, ctx) => {
         for (const name of Object.keys(values)) {
-          if (!isValidEnvName(name)) {
-            ctx.addIssue({ code: 'custom', path: [name], message: 'not a name the node may set (an identifier, and not PKG_NAME)' });
+          if (!isAlgorithmEnvName(name)) {
+            ctx.addIssue({ code: 'custom', path: [name], message: 'not a name the node may set (an ASCII identifier, and not PKG_NAME)' });
           }
         }
       })

@@ -120,6 +120,7 @@ const failures: Array<[string, Partial<AlgorithmEnvInput>, KubeSpecErrorCode, Re
   ],
   ['algorithm_env PKG_NAME', { config: { ...config(), algorithm_env: { PKG_NAME: 'x' } } }, 'V6_KUBE_ENV_NAME_INVALID', /'PKG_NAME'/],
   ['a requested label that makes a bad name', { databases: [{ label: 'my-db', parameters: '{"query":"q"}' }] }, 'V6_KUBE_ENV_NAME_INVALID', /'MY-DB_QUERY'/],
+  ['a requested label a Pod cannot carry (non-ASCII)', { databases: [{ label: 'ärzte', parameters: '{"query":"q"}' }] }, 'V6_KUBE_ENV_NAME_INVALID', /'ÄRZTE_QUERY'/],
   ['parameters not JSON', { databases: [{ label: 'default', parameters: '{query' }] }, 'V6_KUBE_DATABASE_PARAMETERS_INVALID', /'default'/],
   ['parameters a JSON list', { databases: [{ label: 'default', parameters: '[1]' }] }, 'V6_KUBE_DATABASE_PARAMETERS_INVALID', /'default'/],
 ];

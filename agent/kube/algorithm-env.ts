@@ -3,7 +3,8 @@
 // base32-encoded), with paths for our pod layout. Pure: run and config in, env list out.
 import type { V1EnvVar } from '@kubernetes/client-node';
 import type { Config, DatabaseConfig } from '../config.js';
-import { encodeEnvValue, isValidEnvName, type EnvValue } from '../protocol/env.js';
+import { encodeEnvValue, type EnvValue } from '../protocol/env.js';
+import { isAlgorithmEnvName } from './env-names.js';
 import { AlgorithmEnvError } from './errors.js';
 import { TEMPORARY_FOLDER, databasePathInPod, runFilePaths } from './paths.js';
 
@@ -94,10 +95,10 @@ export function algorithmEnvValues(input: AlgorithmEnvInput): Map<string, EnvVal
 export function algorithmEnv(input: AlgorithmEnvInput): V1EnvVar[] {
   const env = algorithmEnvValues(input);
   for (const name of env.keys()) {
-    if (!isValidEnvName(name)) {
+    if (!isAlgorithmEnvName(name)) {
       throw new AlgorithmEnvError(
         'V6_KUBE_ENV_NAME_INVALID',
-        `Environment variable '${name}' cannot be set: names are letters, digits and underscores, not starting with a digit, and PKG_NAME is the image's own`,
+        `Environment variable '${name}' cannot be set: names are ASCII letters, digits and underscores, not starting with a digit, and PKG_NAME is the image's own`,
       );
     }
   }

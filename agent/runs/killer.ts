@@ -1,5 +1,5 @@
 import { describe } from '../errors.js';
-import { runIdOf, runObjectName } from '../kube/names.js';
+import { LabelKey, runIdOf, runObjectName } from '../kube/names.js';
 import { RunStatus } from '../protocol/run-status.js';
 import type { KillContainersEvent } from '../server/socket.js';
 import type { RunContext } from './context.js';
@@ -24,19 +24,30 @@ export class Killer {
           .filter((entry) => entry.organization_id === identity.organizationId)
           .map((entry) => ({ runId: entry.run_id, taskId: entry.task_id }))
       : await this.everyRun();
+    // Every target is marked first: stopping one run frees a slot under the cap, and a launch of
+    // another target must already see its own kill then.
+    const marked = [];
     for (const target of targets) {
       try {
-        await this.kill(target.runId, target.taskId);
+        await this.ctx.markers.markKilled(target.runId);
+        await this.ctx.liveTokens.revoke(target.runId);
+        marked.push(target);
+      } catch (error) {
+        logger.error({ runId: target.runId, err: describe(error) }, 'could not kill run');
+      }
+    }
+    for (const target of marked) {
+      try {
+        await this.stop(target.runId, target.taskId);
       } catch (error) {
         logger.error({ runId: target.runId, err: describe(error) }, 'could not kill run');
       }
     }
   }
 
-  private async kill(runId: number, taskId: number): Promise<void> {
+  /** Stops a run marked killed: out of the queue, out of the cluster, reported `killed by user`. */
+  private async stop(runId: number, taskId: number): Promise<void> {
     const { ctx } = this;
-    await ctx.markers.markKilled(runId);
-    await ctx.liveTokens.revoke(runId);
     const dequeued = await ctx.queues.removeQueuedLaunch(runId);
     await ctx.objects.deleteRunObjects(runObjectName(ctx.identity.nodeId, runId));
     await ctx.queues.enqueueReport({ runId, taskId, status: RunStatus.Killed, reason: KILLED_REASON });
@@ -48,7 +59,7 @@ export class Killer {
     const runs = new Map<number, number>();
     for (const job of this.ctx.informer.allJobs()) {
       const runId = runIdOf(job.metadata?.labels);
-      if (runId !== undefined) runs.set(runId, Number(job.metadata?.labels?.['vantage6.ai/task-id'] ?? 0));
+      if (runId !== undefined) runs.set(runId, Number(job.metadata?.labels?.[LabelKey.TaskId] ?? 0));
     }
     for (const job of await this.ctx.queues.launch.getJobs(['waiting', 'delayed', 'prioritized', 'active'])) {
       if (job) runs.set(job.data.runId, job.data.taskId);
