@@ -141,7 +141,7 @@ const AGENT_RULES = [
   'batch/jobs: create,delete,get,list,watch',
   '/pods: list,watch',
   '/pods/log: get',
-  '/secrets: create,delete,patch',
+  '/secrets: create,delete',
 ].sort();
 
 test('RBAC: one namespaced Role with exactly the verbs the agent uses, bound to the chart ServiceAccount only', async (t) => {
