@@ -19,6 +19,8 @@ const B32_VALUES = alphabetTable(B32_ALPHABET);
 /** Python accepts only these numbers of trailing '=' in the last 8-character quantum. */
 const B32_VALID_PADDING = new Set([0, 1, 3, 4, 6]);
 
+const CANONICAL_B64 = /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Standard base64 with padding (`base64.b64encode(data).decode()`). */
@@ -28,6 +30,8 @@ export function b64encode(data: Uint8Array): string {
 
 /** `base64.b64decode` of the UTF-8 bytes of `text` (or of `text` itself when it is bytes). */
 export function b64decode(text: string | Uint8Array): Buffer {
+  // Canonical base64 decodes the same under every rule: let the native decoder do it.
+  if (typeof text === 'string' && text.length % 4 === 0 && CANONICAL_B64.test(text)) return Buffer.from(text, 'base64');
   const input = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const out = Buffer.allocUnsafe(Math.floor((input.length * 3) / 4) + 3);
   let length = 0;
