@@ -71,6 +71,15 @@ async function started(t: ExecutionContext, options: DevServerOptions = {}) {
   return { server, clock, now: () => clock.now().getTime() };
 }
 
+/** A started socket of node 1, after its first sync from a fresh server sharing the client's clock. */
+async function synced(t: ExecutionContext, options: DevServerOptions = {}, sessionOptions: { syncTimeoutMs?: number } = {}) {
+  const { server, clock, now } = await started(t, options);
+  const { socket, calls } = session(t, server, { clientNow: now, ...sessionOptions });
+  socket.start();
+  await until(() => calls.syncs === 1);
+  return { server, clock, socket, calls };
+}
+
 test('sync arrives, onSync is called and the node is online at the server', async (t) => {
   const { server, now } = await started(t);
   const { socket, calls } = session(t, server, { clientNow: now });
@@ -84,10 +93,7 @@ test('sync arrives, onSync is called and the node is online at the server', asyn
 });
 
 test('after a server outage the socket reconnects by itself and gets sync again', async (t) => {
-  const { server, now } = await started(t);
-  const { socket, calls } = session(t, server, { clientNow: now });
-  socket.start();
-  await until(() => calls.syncs === 1);
+  const { server, socket, calls } = await synced(t);
 
   await server.suspend();
   await until(() => !socket.connected);
@@ -135,10 +141,7 @@ test('invalid_token (the server restarted with another JWT secret) means a full 
 });
 
 test('ping reaches the server: last_seen moves on', async (t) => {
-  const { server, clock, now } = await started(t);
-  const { socket, calls } = session(t, server, { clientNow: now });
-  socket.start();
-  await until(() => calls.syncs === 1);
+  const { server, clock } = await synced(t);
   const seenAtSync = server.state.presence.get(NODE)?.last_seen;
   t.truthy(seenAtSync);
   clock.advance(120);
@@ -147,10 +150,7 @@ test('ping reaches the server: last_seen moves on', async (t) => {
 });
 
 test('an API key refused on re-login is fatal: onFatal, and no more reconnecting', async (t) => {
-  const { server, clock, now } = await started(t, { accessTokenLifetimeSeconds: 30, refreshTokenLifetimeSeconds: 60 });
-  const { socket, calls } = session(t, server, { clientNow: now });
-  socket.start();
-  await until(() => calls.syncs === 1);
+  const { server, clock, socket, calls } = await synced(t, { accessTokenLifetimeSeconds: 30, refreshTokenLifetimeSeconds: 60 });
 
   // The admin revokes the key; both tokens expire, so the node must log in again on reconnect.
   server.fixtures.nodes.find((n) => n.id === NODE)!.api_key = '99999999-9999-4999-8999-999999999999';
@@ -167,10 +167,7 @@ test('an API key refused on re-login is fatal: onFatal, and no more reconnecting
 test('a connection the server never confirms with sync is dropped, and the node logs in again', async (t) => {
   // The server no longer knows node 1 (deleted by its admin): its token still has a good
   // signature, so the server neither syncs nor says expired/invalid; the connection just sits.
-  const { server, now } = await started(t);
-  const { socket, calls } = session(t, server, { clientNow: now, syncTimeoutMs: 200 });
-  socket.start();
-  await until(() => calls.syncs === 1);
+  const { server, socket, calls } = await synced(t, {}, { syncTimeoutMs: 200 });
   const index = server.fixtures.nodes.findIndex((n) => n.id === NODE);
   server.fixtures.nodes.splice(index, 1);
   await server.suspend();
@@ -182,10 +179,7 @@ test('a connection the server never confirms with sync is dropped, and the node 
 });
 
 test('close() is idempotent and stops reconnecting', async (t) => {
-  const { server, now } = await started(t);
-  const { socket, calls } = session(t, server, { clientNow: now });
-  socket.start();
-  await until(() => calls.syncs === 1);
+  const { server, socket, calls } = await synced(t);
 
   await server.suspend();
   await until(() => !socket.connected);
@@ -211,10 +205,7 @@ test('close() before the first connection completes leaves nothing connected', a
 });
 
 test('new_task and kill_containers reach their handlers', async (t) => {
-  const { server, now } = await started(t);
-  const { socket, calls } = session(t, server, { clientNow: now });
-  socket.start();
-  await until(() => calls.syncs === 1);
+  const { server, calls } = await synced(t);
   const { researcher, plainTask } = await import('../../test/dev-server/testkit.js');
   const user = await researcher(server);
   const task = await plainTask(user, [1]);

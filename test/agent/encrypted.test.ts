@@ -4,9 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeAgent } from '../../agent/node-agent.js';
 import { RsaCryptor } from '../../agent/protocol/encryption.js';
-import { UserClient } from '../dev-server/user-client.js';
-import { ALGORITHM_IMAGE, startWorld, type World } from '../support/world.js';
-import { startAgent } from './run-helpers.js';
+import type { UserClient } from '../dev-server/user-client.js';
+import { startWorld, type World } from '../support/world.js';
+import { createTask, researcherOf, startAgent } from './run-helpers.js';
 
 const NODE = 3; // organization 1 in the encrypted collaboration 2
 const ORG = 1;
@@ -29,8 +29,7 @@ test.before(async () => {
   const keyFile = join(world.root, 'org1-private.pem');
   await writeFile(keyFile, ours.private_key_pem, { mode: 0o600 });
   agent = await startAgent(world, world.config(NODE, { encryption: { enabled: true, private_key: keyFile } }));
-  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
-  await researcher.login('researcher-alpha', 'alpha-password');
+  researcher = await researcherOf(world);
 });
 
 test.after.always(async () => {
@@ -39,13 +38,7 @@ test.after.always(async () => {
 });
 
 async function runEncrypted(input: string) {
-  const task = await researcher.createTask({
-    collaborationId: COLLABORATION,
-    organizations: [{ id: ORG, input }],
-    image: ALGORITHM_IMAGE,
-    name: 'encrypted',
-    databases: [{ label: 'default' }],
-  });
+  const task = await createTask(researcher, { input, collaborationId: COLLABORATION, organizationId: ORG, name: 'encrypted' });
   const [run] = await researcher.waitForTask(task.id, { timeoutMs: 20_000 });
   const [result] = await researcher.getResults(task.id);
   return { run: run!, result: result?.result ?? null };

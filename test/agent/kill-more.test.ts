@@ -6,13 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { NodeAgent } from '../../agent/node-agent.js';
-import { LabelKey } from '../../agent/kube/names.js';
+import type { NodeAgent } from '../../agent/node-agent.js';
 import { launchJobId } from '../../queue/run-queues.js';
-import { UserClient, plainInput } from '../dev-server/user-client.js';
+import type { UserClient } from '../dev-server/user-client.js';
 import { quietTask } from '../dev-server/quiet-task.js';
 import { ALGORITHM_IMAGE, startWorld, type World } from '../support/world.js';
-import { nodeObjects, processesWith, serverRun, TIMINGS, waitFor } from './run-helpers.js';
+import { createTask, nodeObjects, processesWith, recordJobsCreated, researcherOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
 
 const NODE = 1; // organization 1 in the unencrypted collaboration 1
 const ORG = 1;
@@ -23,15 +22,13 @@ let agent: NodeAgent;
 let researcher: UserClient;
 let launchQueue: Queue;
 /** Run ids for which the cluster ever saw a Job created. */
-const jobsCreated: number[] = [];
+let jobsCreated: number[];
 /** The agent's log records. */
 const logs: Array<Record<string, unknown>> = [];
 
 test.before(async () => {
   world = await startWorld();
-  world.cluster.store.on((event) => {
-    if (event.type === 'ADDED' && event.plural === 'jobs') jobsCreated.push(Number(event.object.metadata.labels?.[LabelKey.RunId]));
-  });
+  jobsCreated = recordJobsCreated(world);
   const config = world.config(NODE, {
     algorithm_env: { [MARKER]: '1' },
     queue: { prefix: `v6-node-kill-more-${NODE}`, concurrency: 4, max_active_jobs: 1 },
@@ -42,10 +39,9 @@ test.before(async () => {
       done();
     },
   });
-  agent = await NodeAgent.start({ config, logger: pino({ level: 'info' }, sink), kubeConfig: world.kubeConfig, timings: TIMINGS });
+  agent = await startAgent(world, config, pino({ level: 'info' }, sink));
   launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
-  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
-  await researcher.login('researcher-alpha', 'alpha-password');
+  researcher = await researcherOf(world);
 });
 
 test.after.always(async () => {
@@ -55,18 +51,12 @@ test.after.always(async () => {
 });
 
 function sleepTask(seconds: number) {
-  return researcher.createTask({
-    collaborationId: 1,
-    organizations: [{ id: ORG, input: plainInput({ method: 'sleep', kwargs: { seconds } }) }],
-    image: ALGORITHM_IMAGE,
-    name: 'kill-more test',
-    databases: [{ label: 'default' }],
-  });
+  return createTask(researcher, { method: 'sleep', kwargs: { seconds }, organizationId: ORG, name: 'kill-more test' });
 }
 
 test.serial('kill_containers for the whole node kills every run of the node: running and queued', async (t) => {
   const running = await sleepTask(30);
-  const runningRun = await waitFor('first run active', () => serverRun(world, running.id, ORG)?.status === 'active' && serverRun(world, running.id, ORG));
+  const runningRun = await waitForRunStatus(world, running.id, ORG, 'active');
   const queued = await sleepTask(30);
   const queuedRun = serverRun(world, queued.id, ORG)!;
   await waitFor('the second run queued', () => launchQueue.getJob(launchJobId(queuedRun.id)));
@@ -98,7 +88,7 @@ test.serial('kill_containers for the whole node kills every run of the node: run
 
 test.serial('a kill list naming a run of this organization the agent never had changes nothing and is logged', async (t) => {
   const ours = await sleepTask(2);
-  const ourRun = await waitFor('our run active', () => serverRun(world, ours.id, ORG)?.status === 'active' && serverRun(world, ours.id, ORG));
+  const ourRun = await waitForRunStatus(world, ours.id, ORG, 'active');
   // A task the node was never told about: its run is unknown to the agent.
   const unknown = quietTask(world.server, { collaborationId: 1, organizationIds: [ORG], image: ALGORITHM_IMAGE });
   const unknownRun = serverRun(world, unknown.id, ORG)!;

@@ -4,11 +4,10 @@ import { access } from 'node:fs/promises';
 import { Queue } from 'bullmq';
 import type { NodeAgent } from '../../agent/node-agent.js';
 import { agentRunFolder } from '../../agent/kube/paths.js';
-import { LabelKey } from '../../agent/kube/names.js';
 import { launchJobId } from '../../queue/run-queues.js';
-import { UserClient, plainInput } from '../dev-server/user-client.js';
-import { ALGORITHM_IMAGE, startWorld, type World } from '../support/world.js';
-import { nodeObjects, processesWith, serverRun, startAgent, waitFor } from './run-helpers.js';
+import type { UserClient } from '../dev-server/user-client.js';
+import { startWorld, type World } from '../support/world.js';
+import { createTask, nodeObjects, processesWith, recordJobsCreated, researcherOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
 
 const NODE = 1; // organization 1 in the unencrypted collaboration 1
 const ORG = 1;
@@ -20,22 +19,19 @@ let researcher: UserClient;
 let launchQueue: Queue;
 let tasksRoot: string;
 /** Run ids for which the cluster ever saw a Job created. */
-const jobsCreated: number[] = [];
+let jobsCreated: number[];
 
 test.before(async () => {
   world = await startWorld();
   tasksRoot = `${world.root}/org${ORG}/tasks`;
-  world.cluster.store.on((event) => {
-    if (event.type === 'ADDED' && event.plural === 'jobs') jobsCreated.push(Number(event.object.metadata.labels?.[LabelKey.RunId]));
-  });
+  jobsCreated = recordJobsCreated(world);
   const config = world.config(NODE, {
     algorithm_env: { [MARKER]: '1' },
     queue: { prefix: `v6-node-${NODE}`, concurrency: 4, max_active_jobs: 1 },
   });
   agent = await startAgent(world, config);
   launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
-  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
-  await researcher.login('researcher-alpha', 'alpha-password');
+  researcher = await researcherOf(world);
 });
 
 test.after.always(async () => {
@@ -45,20 +41,11 @@ test.after.always(async () => {
 });
 
 function sleepTask(seconds: number, organizationId = ORG) {
-  return researcher.createTask({
-    collaborationId: 1,
-    organizations: [{ id: organizationId, input: plainInput({ method: 'sleep', kwargs: { seconds } }) }],
-    image: ALGORITHM_IMAGE,
-    name: 'kill test',
-    databases: [{ label: 'default' }],
-  });
+  return createTask(researcher, { method: 'sleep', kwargs: { seconds }, organizationId, name: 'kill test' });
 }
 
-async function activeRun(taskId: number) {
-  return waitFor(`task ${taskId} active`, () => {
-    const run = serverRun(world, taskId, ORG);
-    return run?.status === 'active' ? run : undefined;
-  });
+function activeRun(taskId: number) {
+  return waitForRunStatus(world, taskId, ORG, 'active');
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -2,9 +2,9 @@ import test from 'ava';
 import type { NodeAgent } from '../../agent/node-agent.js';
 import { isJobFinished } from '../../agent/runs/capacity.js';
 import { runObjectName } from '../../agent/kube/names.js';
-import { UserClient, plainInput } from '../dev-server/user-client.js';
-import { ALGORITHM_IMAGE, NAMESPACE, startWorld, type World } from '../support/world.js';
-import { nodeObjects, serverRun, startAgent, waitFor } from './run-helpers.js';
+import type { UserClient } from '../dev-server/user-client.js';
+import { NAMESPACE, startWorld, type World } from '../support/world.js';
+import { assertNodeCleanedUp, createTask, finalPatches, researcherOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
 
 const NODE = 1; // organization 1 in the unencrypted collaboration 1
 const ORG = 1;
@@ -16,8 +16,7 @@ let researcher: UserClient;
 test.before(async () => {
   world = await startWorld();
   agent = await startAgent(world, world.config(NODE));
-  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
-  await researcher.login('researcher-alpha', 'alpha-password');
+  researcher = await researcherOf(world);
 });
 
 test.after.always(async () => {
@@ -27,17 +26,8 @@ test.after.always(async () => {
 });
 
 test.serial('a run that finishes while the server is unreachable is reported once, after it is back, then cleaned up', async (t) => {
-  const task = await researcher.createTask({
-    collaborationId: 1,
-    organizations: [{ id: ORG, input: plainInput({ method: 'sleep', kwargs: { seconds: 1 } }) }],
-    image: ALGORITHM_IMAGE,
-    name: 'outage',
-    databases: [{ label: 'default' }],
-  });
-  const run = await waitFor('run active', () => {
-    const r = serverRun(world, task.id, ORG);
-    return r?.status === 'active' ? r : undefined;
-  });
+  const task = await createTask(researcher, { method: 'sleep', kwargs: { seconds: 1 }, organizationId: ORG, name: 'outage' });
+  const run = await waitForRunStatus(world, task.id, ORG, 'active');
   const jobName = runObjectName(NODE, run.id);
 
   await world.server.suspend();
@@ -54,17 +44,9 @@ test.serial('a run that finishes while the server is unreachable is reported onc
   const [result] = await researcher.getResults(task.id);
   t.truthy(result?.result, 'the result was delivered');
 
-  await waitFor('objects cleaned up', async () => {
-    const objects = await nodeObjects(world, NODE);
-    return objects.jobs.length === 0 && objects.secrets.length === 0;
-  }).catch(() => undefined);
-  const objects = await nodeObjects(world, NODE);
-  t.deepEqual(objects.jobs.map((j) => j.metadata?.name), []);
-  t.deepEqual(objects.secrets.map((s) => s.metadata?.name), []);
+  await assertNodeCleanedUp(t, world, NODE);
 
-  const finals = world.server.state.patches.filter(
-    (p) => p.run_id === run.id && typeof p.body === 'object' && p.body !== null && 'finished_at' in p.body,
-  );
+  const finals = finalPatches(world, run.id);
   t.is(finals.length, 1, `one final PATCH: ${JSON.stringify(finals)}`);
   t.is(finals[0]?.status, 200);
 });

@@ -5,9 +5,9 @@ import { access } from 'node:fs/promises';
 import type { NodeAgent } from '../../agent/node-agent.js';
 import { ConfigError } from '../../agent/config.js';
 import { agentRunFolder } from '../../agent/kube/paths.js';
-import { UserClient, plainInput } from '../dev-server/user-client.js';
-import { ALGORITHM_IMAGE, startWorld, type World } from '../support/world.js';
-import { nodeObjects, serverRun, startAgent, waitFor } from './run-helpers.js';
+import type { UserClient } from '../dev-server/user-client.js';
+import { startWorld, type World } from '../support/world.js';
+import { createTask, nodeObjects, researcherOf, serverRun, startAgent, waitFor } from './run-helpers.js';
 
 const NODE = 1; // organization 1 in the unencrypted collaboration 1
 const ORG = 1;
@@ -25,8 +25,7 @@ test.before(async () => {
     world,
     world.config(NODE, { results: { max_output_bytes: LIMIT }, queue: { prefix: `v6-node-output-limit-${NODE}`, concurrency: 2 } }),
   );
-  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
-  await researcher.login('researcher-alpha', 'alpha-password');
+  researcher = await researcherOf(world);
 });
 
 test.after.always(async () => {
@@ -35,13 +34,7 @@ test.after.always(async () => {
 });
 
 async function bigOutput(bytes: number) {
-  const task = await researcher.createTask({
-    collaborationId: 1,
-    organizations: [{ id: ORG, input: plainInput({ method: 'big_output', kwargs: { bytes } }) }],
-    image: ALGORITHM_IMAGE,
-    name: `output of ${bytes} bytes`,
-    databases: [{ label: 'default' }],
-  });
+  const task = await createTask(researcher, { method: 'big_output', kwargs: { bytes }, organizationId: ORG, name: `output of ${bytes} bytes` });
   const [run] = await researcher.waitForTask(task.id, { timeoutMs: 20_000 });
   const runId = serverRun(world, task.id, ORG)!.id;
   // The report is followed by the cleanup: wait for it rather than race it.

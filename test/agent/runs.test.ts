@@ -1,8 +1,8 @@
 import test from 'ava';
-import { NodeAgent } from '../../agent/node-agent.js';
-import { UserClient, plainInput } from '../dev-server/user-client.js';
-import { ALGORITHM_IMAGE, NAMESPACE, startWorld, testLogger, type World } from '../support/world.js';
-import { nodeObjects, waitFor } from './run-helpers.js';
+import type { NodeAgent } from '../../agent/node-agent.js';
+import type { UserClient } from '../dev-server/user-client.js';
+import { ALGORITHM_IMAGE, NAMESPACE, startWorld, type World } from '../support/world.js';
+import { createTask, nodeObjects, researcherOf, startAgent, waitFor, type TaskInput } from './run-helpers.js';
 
 let world: World;
 let agent: NodeAgent;
@@ -13,8 +13,9 @@ const ORG = 1;
 
 test.before(async () => {
   world = await startWorld();
-  agent = await NodeAgent.start({
-    config: world.config(NODE, {
+  agent = await startAgent(
+    world,
+    world.config(NODE, {
       policies: { allowed_algorithms: ['^v6-test/.*'] },
       kubernetes: {
         namespace: NAMESPACE,
@@ -22,12 +23,8 @@ test.before(async () => {
         image_overrides: [{ image: 'v6-test/algorithms:2', active_deadline_seconds: 1 }],
       },
     }),
-    logger: testLogger(),
-    kubeConfig: world.kubeConfig,
-    timings: { backoffBaseMs: 50, backoffMaxMs: 200, reconnectDelayMs: 50 },
-  });
-  researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
-  await researcher.login('researcher-alpha', 'alpha-password');
+  );
+  researcher = await researcherOf(world);
 });
 
 test.after.always(async () => {
@@ -35,14 +32,8 @@ test.after.always(async () => {
   await world?.close();
 });
 
-async function runTask(input: unknown, image = ALGORITHM_IMAGE) {
-  const task = await researcher.createTask({
-    collaborationId: 1,
-    organizations: [{ id: ORG, input: plainInput(input) }],
-    image,
-    name: 'test',
-    databases: [{ label: 'default' }],
-  });
+async function runTask(input: TaskInput, image = ALGORITHM_IMAGE) {
+  const task = await createTask(researcher, { ...input, organizationId: ORG, image, name: 'test' });
   const [run] = await researcher.waitForTask(task.id, { timeoutMs: 60_000 });
   const [result] = await researcher.getResults(task.id);
   return { task, run: run!, result: result?.result };

@@ -58,3 +58,18 @@ export function proxyClient() {
     return JSON.parse(text);
   };
 }
+
+/**
+ * Runs the method the input names with its kwargs and writes what it returns as the output, as the
+ * upstream algorithm wrapper does; an unknown method exits with code 2.
+ */
+export async function serve(methods) {
+  const input = readInput();
+  const method = methods[input.method];
+  if (!method) {
+    console.error(`unknown method ${input.method}`);
+    process.exit(2);
+  }
+  console.log(`running ${input.method}`);
+  writeOutput(await method(input.kwargs ?? {}));
+}

@@ -3,7 +3,7 @@
 // results and combines them, and the partial function those subtasks run. Plain JavaScript so the
 // simulated kubelet can run it with nothing but node.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { env, proxyClient, readCsvDatabase, readInput, writeOutput } from './contract.mjs';
+import { env, proxyClient, readCsvDatabase, serve } from './contract.mjs';
 
 const b64json = (value) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
 const unb64json = (text) => JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
@@ -43,11 +43,4 @@ const methods = {
   },
 };
 
-const input = readInput();
-const method = methods[input.method];
-if (!method) {
-  console.error(`unknown method ${input.method}`);
-  process.exit(2);
-}
-console.log(`running ${input.method}`);
-writeOutput(await method(input.kwargs ?? {}));
+await serve(methods);

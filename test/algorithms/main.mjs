@@ -2,7 +2,7 @@
 // wrapped by the upstream vantage6 algorithm tools. Methods cover what the node must handle.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
-import { env, readCsvDatabase, readInput, writeOutput } from './contract.mjs';
+import { env, readCsvDatabase, serve } from './contract.mjs';
 
 const methods = {
   /** Sum and count of a numeric column of the CSV database: the partial of a federated mean. */
@@ -29,11 +29,4 @@ const methods = {
   },
 };
 
-const input = readInput();
-const method = methods[input.method];
-if (!method) {
-  console.error(`unknown method ${input.method}`);
-  process.exit(2);
-}
-console.log(`running ${input.method}`);
-writeOutput(await method(input.kwargs ?? {}));
+await serve(methods);
