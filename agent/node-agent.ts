@@ -126,7 +126,7 @@ export class NodeAgent {
           socket.emit(
             'algorithm_log',
             { collaboration_id: identity.collaborationId, run_id: run.runId, task_id: run.taskId, log: line },
-            { volatile: true },
+            { onlyWhileConnected: true },
           ),
       };
       const ctx: RunContext = {

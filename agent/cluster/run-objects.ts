@@ -1,8 +1,9 @@
-import { PassThrough } from 'node:stream';
+import { fetch } from 'undici';
 import {
   BatchV1Api,
   CoreV1Api,
-  Log,
+  HttpMethod,
+  RequestContext,
   type KubeConfig,
   type V1Job,
   type V1Secret,
@@ -23,7 +24,7 @@ export class RunObjects {
   readonly namespace: string;
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
-  private readonly log: Log;
+  private readonly kubeConfig: KubeConfig;
   private readonly logger: Logger;
   private readonly onApiError: ApiErrorObserver;
 
@@ -31,7 +32,7 @@ export class RunObjects {
     this.namespace = options.namespace;
     this.batch = options.kubeConfig.makeApiClient(BatchV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.log = new Log(options.kubeConfig);
+    this.kubeConfig = options.kubeConfig;
     this.logger = options.logger;
     this.onApiError = options.onApiError ?? (() => {});
   }
@@ -100,23 +101,34 @@ export class RunObjects {
 
   /**
    * Follows a running container's log, calling `onLine` per line, until the container ends or
-   * `signal` aborts. Resolves when the stream ends.
+   * `signal` aborts. Resolves when the stream ends. (client-node's `Log` pipes a stream whose
+   * abort error nobody can catch, so this reads `pods/log` itself, with the kube config's
+   * credentials and TLS.)
    */
   async followLog(podName: string, container: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
-    const sink = new PassThrough();
+    const server = this.kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new AgentError('V6_KUBE_API_ERROR', 'the kube config has no current cluster', { retryable: false });
+    const url = new URL(`${server}/api/v1/namespaces/${this.namespace}/pods/${podName}/log`);
+    url.searchParams.set('container', container);
+    url.searchParams.set('follow', 'true');
+    const context = new RequestContext(url.toString(), HttpMethod.GET);
+    await this.kubeConfig.applySecurityAuthentication(context);
     let rest = '';
-    sink.setEncoding('utf8');
-    sink.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
-    });
-    const ended = new Promise<void>((resolve) => sink.on('end', resolve).on('close', resolve));
-    const controller = await this.log.log(this.namespace, podName, container, sink, { follow: true });
-    const abort = (): void => controller.abort();
-    signal.addEventListener('abort', abort, { once: true });
-    await ended;
-    signal.removeEventListener('abort', abort);
+    try {
+      const response = await fetch(url, { headers: context.getHeaders(), dispatcher: context.getDispatcher(), signal });
+      if (!response.ok || !response.body) {
+        await response.body?.cancel();
+        return;
+      }
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body) {
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) onLine(line);
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    }
     if (rest !== '') onLine(rest);
   }
 

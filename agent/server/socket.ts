@@ -90,13 +90,13 @@ export class ServerSocket {
     void this.connect();
   }
 
-  /** Emits a node event; dropped while disconnected when `volatile` (log lines), buffered otherwise. */
-  emit(event: string, payload: unknown, options: { volatile?: boolean } = {}): void {
-    if (this.closed) return;
-    if (options.volatile) {
-      if (this.authenticated) this.socket.volatile.emit(event, payload);
-      return;
-    }
+  /**
+   * Emits a node event. With `onlyWhileConnected` (log lines) it is dropped while the session is
+   * down rather than buffered: the final PATCH carries the whole log anyway. (socket.io's
+   * `volatile` would also drop lines while the polling transport is busy, which is most of the time.)
+   */
+  emit(event: string, payload: unknown, options: { onlyWhileConnected?: boolean } = {}): void {
+    if (this.closed || (options.onlyWhileConnected && !this.authenticated)) return;
     this.socket.emit(event, payload);
   }
 

@@ -92,3 +92,12 @@ test.serial('an input that is not JSON fails the run with a clear log', async (t
   t.is(run!.status, 'failed');
   t.regex(run!.log ?? '', /not JSON/);
 });
+
+test.serial('a running algorithm\'s log lines reach the server as algorithm_log while it runs', async (t) => {
+  const { run } = await runTask({ method: 'sleep', kwargs: { seconds: 1 } });
+  t.is(run.status, 'completed');
+  const streamed = world.server.state.events
+    .filter((e) => e.event === 'algorithm_log' && (e.data as { run_id: number }).run_id === run.id)
+    .map((e) => (e.data as { log: string }).log);
+  t.deepEqual(streamed, ['running sleep', 'sleeping 1 s']);
+});
