@@ -30,6 +30,8 @@ export interface DispatchFigures {
   allJobsMs: number;
   allReportedMs: number;
   peakRssMb: number;
+  /** The agent's RSS when it is ready, before the runs: what loading its modules costs. */
+  readyRssMb: number;
   concurrency: number;
   maxActiveJobs: number;
 }
@@ -127,7 +129,16 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
       if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
     };
     const sampler = setInterval(() => void sample(), 100);
-    const ready = new Promise<number>((resolve) => child!.once('message', () => resolve(performance.now())));
+    let readyKb = NaN;
+    const ready = new Promise<number>((resolve) =>
+      child!.once('message', () => {
+        const at = performance.now();
+        void readFile(`/proc/${pid}/status`, 'utf8').then((status) => {
+          readyKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+        });
+        resolve(at);
+      }),
+    );
     const deadline = start + 150_000;
     let reported = 0;
     let allReportedAt: number | undefined;
@@ -150,7 +161,7 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
     // The runs reach the agent in the sync right after it is ready.
     const allJobsMs = (allJobsAt ?? NaN) - readyAt;
     const allReportedMs = (allReportedAt ?? NaN) - readyAt;
-    return { runs, createTasksMs, allJobsMs, allReportedMs, peakRssMb: peakKb / 1024, concurrency, maxActiveJobs };
+    return { runs, createTasksMs, allJobsMs, allReportedMs, peakRssMb: peakKb / 1024, readyRssMb: readyKb / 1024, concurrency, maxActiveJobs };
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((resolve) => child!.once('exit', resolve));

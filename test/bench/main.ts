@@ -12,7 +12,7 @@ if (part !== 'proxy') {
   console.log(`dispatch, the agent alone (${runs} runs in one sync; pods created, not run; queue.concurrency ${alone.concurrency})`);
   console.log(`  all Jobs exist after     ${(alone.allJobsMs / 1000).toFixed(2)} s   (target 10 s: ${(alone.allJobsMs / 10_000).toFixed(2)}x of target)`);
   console.log(`  Job creation rate        ${rate.toFixed(0)} runs/s (target 100: ${(rate / 100).toFixed(2)}x)`);
-  console.log(`  agent peak RSS (VmHWM)   ${alone.peakRssMb.toFixed(0)} MB  (target 120 MB: ${(alone.peakRssMb / 120).toFixed(2)}x)`);
+  console.log(`  agent peak RSS (VmHWM)   ${alone.peakRssMb.toFixed(0)} MB  (target 120 MB: ${(alone.peakRssMb / 120).toFixed(2)}x); ${alone.readyRssMb.toFixed(0)} MB when ready, before any run (module loading, mostly @kubernetes/client-node)`);
   const full = await benchDispatch({ runs });
   console.log(`dispatch, end to end (the simulated kubelet runs every pod on the same two cores)`);
   console.log(`  all Jobs exist after     ${(full.allJobsMs / 1000).toFixed(2)} s   (${((runs / full.allJobsMs) * 1000).toFixed(0)} runs/s)`);
