@@ -3,6 +3,7 @@ import { describe } from '../errors.js';
 import { ALGORITHM_CONTAINER, LabelKey, runObjectName } from '../kube/names.js';
 import { observedRunStatus } from '../kube/observed-status.js';
 import { RunStatus } from '../protocol/run-status.js';
+import { launchJobId, reportJobId } from '../../queue/run-queues.js';
 import type { RunContext, RunRef } from './context.js';
 
 /**
@@ -101,8 +102,8 @@ export class RunWatcher {
     this.published.delete(runId);
     this.stopFollowing(runId);
     const markers = await ctx.markers.read(runId);
-    if (markers.killed || (await ctx.queues.report.getJobState(`report-${runId}`)) !== 'unknown') return;
-    const taskId = Number((await ctx.queues.launch.getJob(`run-${runId}`))?.data.taskId ?? 0);
+    if (markers.killed || (await ctx.queues.report.getJobState(reportJobId(runId))) !== 'unknown') return;
+    const taskId = Number((await ctx.queues.launch.getJob(launchJobId(runId)))?.data.taskId ?? 0);
     await ctx.queues.enqueueReport({
       runId,
       taskId,
