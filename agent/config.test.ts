@@ -71,7 +71,7 @@ test('defaults fill every optional key', (t) => {
     redis: { url: 'redis://127.0.0.1:6379' },
     queue: { concurrency: 4, max_active_jobs: 20, prefix: 'v6-node' },
     proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024 },
-    metrics: { port: 9464 },
+    metrics: { port: 9464, proxy_port: 9465 },
     results: { max_output_bytes: 50 * 1024 * 1024 },
     logging: { level: 'info' },
   });
@@ -181,6 +181,7 @@ const wrongFields: Array<[string, Record<string, unknown>, string]> = [
   ['proxy url with port', { proxy: { url: 'http://proxy:7654' } }, 'proxy.url: expected scheme and host only'],
   ['proxy url with path', { proxy: { url: 'http://proxy/api' } }, 'proxy.url: expected scheme and host only'],
   ['metrics on the proxy port', { metrics: { port: 7654 } }, 'metrics.port: must differ from proxy.listen_port'],
+  ['proxy metrics on the agent metrics port', { metrics: { port: 9000, proxy_port: 9000 } }, 'metrics.proxy_port: must differ'],
   ['results limit', { results: { max_output_bytes: 'big' } }, 'results.max_output_bytes: expected a positive integer'],
   ['log level', { logging: { level: 'loud' } }, 'logging.level: expected one of trace, debug, info, warn, error, fatal'],
   ['unknown top-level key', { databse: [] }, 'databse: unknown key'],

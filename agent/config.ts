@@ -305,7 +305,7 @@ const configSchema = z
         { error: expected('a mapping with at least url') },
       )
       .transform((p) => ({ ...p, listen_port: p.listen_port ?? p.port })),
-    metrics: z.strictObject({ port: portNumber.default(9464) }).prefault({}),
+    metrics: z.strictObject({ port: portNumber.default(9464), proxy_port: portNumber.default(9465) }).prefault({}),
     results: z.strictObject({ max_output_bytes: positiveInt.default(50 * 1024 * 1024) }).prefault({}),
     logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
   })
@@ -327,6 +327,9 @@ const configSchema = z
     });
     if (c.metrics.port === c.proxy.listen_port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'must differ from proxy.listen_port (they share the pod)' });
+    }
+    if (c.metrics.proxy_port === c.proxy.listen_port || c.metrics.proxy_port === c.metrics.port) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'proxy_port'], message: 'must differ from proxy.listen_port and metrics.port (they share the pod)' });
     }
   });
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
 import { RunInformer } from './cluster/run-informer.js';
+import { clusterReachability, within } from './cluster/reachability.js';
 import { RunObjects } from './cluster/run-objects.js';
 import type { Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
@@ -23,13 +24,14 @@ import { RunWatcher } from './runs/run-watcher.js';
 import { ServerClient, serverEndpoints, type NodeIdentity } from './server/client.js';
 import { RunsApi } from './server/runs-api.js';
 import { ServerSocket } from './server/socket.js';
+import { recordNode } from './status/node-record.js';
 
 export interface NodeAgentOptions {
   readonly config: Config;
   readonly logger: Logger;
   /** Defaults to the in-cluster service account in a pod, else KUBECONFIG. */
   readonly kubeConfig?: KubeConfig;
-  readonly metrics?: RunMetrics;
+  readonly metrics?: NodeMetrics;
   /** Timings, shortened by tests. */
   readonly timings?: {
     readonly resyncIntervalMs?: number;
@@ -40,11 +42,26 @@ export interface NodeAgentOptions {
   };
 }
 
+/**
+ * What the agent's metrics observe (implemented with prom-client in queue/metrics/); every hook
+ * optional so tests can leave them out.
+ */
+export interface NodeMetrics extends RunMetrics {
+  kubernetesApiError?(verb: string, code: string): void;
+  watchRestarted?(): void;
+  tokenObtained?(kind: 'login' | 'refresh'): void;
+  connectionChanged?(connected: boolean): void;
+  /** The parts gauges read at scrape time. */
+  observe?(parts: { readonly queues: RunQueues; readonly capacity: JobCapacity }): void;
+}
+
 /** What readiness reports: each part the agent needs to do its work. */
 export interface AgentHealth {
   readonly loggedIn: boolean;
+  /** `sync` received on the current connection. */
   readonly socketConnected: boolean;
   readonly redisReachable: boolean;
+  readonly clusterReachable: boolean;
 }
 
 /** The kube config of the agent: in a pod the service account, elsewhere KUBECONFIG or ~/.kube/config. */
@@ -64,12 +81,20 @@ export class NodeAgent {
   private readonly closers: Array<() => Promise<void> | void>;
   private readonly socket: ServerSocket;
   private readonly redis: Redis;
+  private readonly clusterReachable: () => Promise<boolean>;
   private closing: Promise<void> | undefined;
 
-  private constructor(parts: { identity: NodeIdentity; socket: ServerSocket; redis: Redis; closers: Array<() => Promise<void> | void> }) {
+  private constructor(parts: {
+    identity: NodeIdentity;
+    socket: ServerSocket;
+    redis: Redis;
+    clusterReachable: () => Promise<boolean>;
+    closers: Array<() => Promise<void> | void>;
+  }) {
     this.identity = parts.identity;
     this.socket = parts.socket;
     this.redis = parts.redis;
+    this.clusterReachable = parts.clusterReachable;
     this.closers = parts.closers;
   }
 
@@ -79,7 +104,12 @@ export class NodeAgent {
     const metrics = options.metrics ?? {};
     const closers: Array<() => Promise<void> | void> = [];
     const endpoints = serverEndpoints(config.server_url, config.port, config.api_path);
-    const client = new ServerClient({ endpoints, apiKey: config.api_key, logger: logger.child({ subsystem: 'server' }) });
+    const client = new ServerClient({
+      endpoints,
+      apiKey: config.api_key,
+      logger: logger.child({ subsystem: 'server' }),
+      onToken: (kind) => metrics.tokenObtained?.(kind),
+    });
     try {
       const identity = await loginWithRetry(client, logger, timings.loginRetryDelayMs ?? 10_000);
       logger.info({ ...identity }, 'node identified');
@@ -87,6 +117,8 @@ export class NodeAgent {
 
       const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: null, lazyConnect: false });
       closers.unshift(() => void redis.disconnect());
+      redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
+      await recordNode(redis, config.queue.prefix, identity);
       const queues = new RunQueues({
         redisUrl: config.redis.url,
         redisPassword: config.redis.password,
@@ -100,13 +132,19 @@ export class NodeAgent {
 
       const kubeConfig = options.kubeConfig ?? defaultKubeConfig();
       const namespace = config.kubernetes.namespace;
-      const objects = new RunObjects({ kubeConfig, namespace, logger: logger.child({ subsystem: 'kubernetes' }) });
+      const objects = new RunObjects({
+        kubeConfig,
+        namespace,
+        logger: logger.child({ subsystem: 'kubernetes' }),
+        onApiError: (verb, code) => metrics.kubernetesApiError?.(verb, code),
+      });
       const informer = new RunInformer({
         kubeConfig,
         namespace,
         labelSelector: nodeSelector(identity.nodeId),
         logger: logger.child({ subsystem: 'informer' }),
         onRunChanged: (runId) => watcher.runChanged(runId),
+        onWatchError: () => metrics.watchRestarted?.(),
       });
       closers.unshift(() => informer.close());
 
@@ -129,6 +167,8 @@ export class NodeAgent {
             { onlyWhileConnected: true },
           ),
       };
+      const capacity = new JobCapacity(informer, config.queue.max_active_jobs);
+      metrics.observe?.({ queues, capacity });
       const ctx: RunContext = {
         config,
         identity,
@@ -142,7 +182,7 @@ export class NodeAgent {
           uid: config.kubernetes.run.run_as_user,
           gid: config.kubernetes.run.fs_group,
         }),
-        capacity: new JobCapacity(informer, config.queue.max_active_jobs),
+        capacity,
         cryptor,
         events,
         policyDeps: policyDeps(client),
@@ -177,6 +217,7 @@ export class NodeAgent {
           onNewTask: (event) => void intake.take(event.id),
           onKillContainers: (event) => void killer.handle(event),
           onFatal: (error) => fatal(error),
+          onStateChange: (connected) => metrics.connectionChanged?.(connected),
         },
       });
       closers.unshift(() => socket.close());
@@ -185,7 +226,8 @@ export class NodeAgent {
       }, timings.resyncIntervalMs ?? 10 * 60_000);
       closers.unshift(() => clearInterval(resync));
 
-      const agent = new NodeAgent({ identity, socket, redis, closers });
+      const clusterReachable = clusterReachability(kubeConfig, namespace, nodeSelector(identity.nodeId));
+      const agent = new NodeAgent({ identity, socket, redis, clusterReachable, closers });
       fatal = (error) => {
         logger.fatal({ err: describe(error) }, 'the server no longer accepts this node; stopping');
         void agent.close();
@@ -198,12 +240,17 @@ export class NodeAgent {
     }
   }
 
+  /** Each readiness check; none waits longer than a few seconds (the agent's Redis client itself never gives up). */
   async health(): Promise<AgentHealth> {
-    const redisReachable = await this.redis.ping().then(
-      (answer) => answer === 'PONG',
-      () => false,
-    );
-    return { loggedIn: true, socketConnected: this.socket.connected, redisReachable };
+    const redisPing =
+      this.redis.status === 'ready'
+        ? this.redis.ping().then(
+            (answer) => answer === 'PONG',
+            () => false,
+          )
+        : Promise.resolve(false);
+    const [redisReachable, clusterReachable] = await Promise.all([within(redisPing, 3_000, false), this.clusterReachable()]);
+    return { loggedIn: this.closing === undefined, socketConnected: this.socket.connected, redisReachable, clusterReachable };
   }
 
   /** Stops everything in reverse order of start. Idempotent. */
