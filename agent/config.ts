@@ -234,6 +234,40 @@ const kubernetesSchema = z
     }
   });
 
+/** `true`/`false` as YAML booleans or as the text an environment variable carries. */
+const booleanOrText = z
+  .union([z.boolean(), z.enum(['true', 'false'])], { error: expected('true or false') })
+  .transform((v) => v === true || v === 'true');
+
+/** A TCP destination: http(s) URLs default to port 80/443, tcp:// URLs need their port. */
+const tcpDestination = z
+  .string({ error: expected('an http://, https:// or tcp://host:port URL') })
+  .refine(
+    (v) => {
+      if (!URL.canParse(v)) return false;
+      const url = new URL(v);
+      return url.hostname !== '' && (['http:', 'https:'].includes(url.protocol) || (url.protocol === 'tcp:' && url.port !== ''));
+    },
+    { error: expected('an http://, https:// or tcp://host:port URL') },
+  );
+
+/**
+ * The isolation probe (agent/isolation): a pod under the algorithm NetworkPolicies that must
+ * reach the proxy and must not reach `forbidden_url`.
+ */
+const isolationSchema = z
+  .strictObject({
+    probe: z.boolean({ error: expected('true or false') }).default(true),
+    allow_unenforced: booleanOrText.default(false),
+    forbidden_url: tcpDestination.optional(),
+    image: nonEmpty.optional(),
+    image_pull_secrets: z.array(objectName, { error: expected('a list of Secret names') }).default([]),
+    timeout_seconds: positiveInt.default(10),
+    interval_seconds: positiveInt.default(3600),
+    retry_seconds: positiveInt.default(60),
+  })
+  .prefault({});
+
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 /** vantage6 (Python) level names mapped onto pino's. */
 const pythonLevels: Readonly<Record<string, (typeof logLevels)[number]>> = { warning: 'warn', critical: 'fatal' };
@@ -306,6 +340,7 @@ const configSchema = z
       )
       .transform((p) => ({ ...p, listen_port: p.listen_port ?? p.port })),
     metrics: z.strictObject({ port: portNumber.default(9464), proxy_port: portNumber.default(9465) }).prefault({}),
+    isolation: isolationSchema,
     results: z.strictObject({ max_output_bytes: positiveInt.default(50 * 1024 * 1024) }).prefault({}),
     logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
   })
@@ -341,6 +376,7 @@ export type KubernetesConfig = Config['kubernetes'];
 export type ResourceRequirements = KubernetesConfig['run']['resources'];
 export type ImageOverride = z.output<typeof imageOverrideSchema>;
 export type LogLevel = (typeof logLevels)[number];
+export type IsolationConfig = Config['isolation'];
 
 // ---------------------------------------------------------------------------------------------
 // Environment overrides
@@ -352,6 +388,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]
   { env: 'V6_KUBE_NODE_NAME', path: ['kubernetes', 'node_name'] },
   { env: 'V6_REDIS_URL', path: ['redis', 'url'] },
   { env: 'V6_REDIS_PASSWORD', path: ['redis', 'password'] },
+  { env: 'V6_ISOLATION_ALLOW_UNENFORCED', path: ['isolation', 'allow_unenforced'] },
 ];
 
 function isMapping(value: unknown): value is Record<string, unknown> {

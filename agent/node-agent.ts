@@ -8,6 +8,8 @@ import { clusterReachability, within } from './cluster/reachability.js';
 import { RunObjects } from './cluster/run-objects.js';
 import type { Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
+import { IsolationMonitor } from './isolation/monitor.js';
+import { IsolationProbe } from './isolation/probe.js';
 import { describe, ServerResponseError } from './errors.js';
 import { nodeSelector } from './kube/names.js';
 import { nodeInfo } from './node-info.js';
@@ -78,6 +80,8 @@ export function defaultKubeConfig(): KubeConfig {
  */
 export class NodeAgent {
   readonly identity: NodeIdentity;
+  /** Network isolation of algorithm pods: `verdict()`, `status()`, `onVerdict(listener)` (for the metric). */
+  readonly isolation: IsolationMonitor;
   private readonly closers: Array<() => Promise<void> | void>;
   private readonly socket: ServerSocket;
   private readonly redis: Redis;
@@ -86,12 +90,14 @@ export class NodeAgent {
 
   private constructor(parts: {
     identity: NodeIdentity;
+    isolation: IsolationMonitor;
     socket: ServerSocket;
     redis: Redis;
     clusterReachable: () => Promise<boolean>;
     closers: Array<() => Promise<void> | void>;
   }) {
     this.identity = parts.identity;
+    this.isolation = parts.isolation;
     this.socket = parts.socket;
     this.redis = parts.redis;
     this.clusterReachable = parts.clusterReachable;
@@ -194,7 +200,17 @@ export class NodeAgent {
       closers.unshift(() => watcher.close());
       await informer.start();
 
-      const launcher = new Launcher(ctx);
+      // Launches wait for the probe's verdict (unless isolation.allow_unenforced); runs stay queued.
+      const isolation = new IsolationMonitor({
+        config: config.isolation,
+        probe: (signal) => probe.run(signal),
+        logger: logger.child({ subsystem: 'isolation' }),
+      });
+      const probe = new IsolationProbe({ kubeConfig, nodeId: identity.nodeId, config, logger: logger.child({ subsystem: 'isolation' }) });
+      closers.unshift(() => isolation.close());
+      isolation.start();
+
+      const launcher = new Launcher(ctx, isolation);
       const reporter = new Reporter(ctx);
       queues.startWorkers(
         { launch: (job) => launcher.process(job), report: (job) => reporter.process(job) },
@@ -211,7 +227,7 @@ export class NodeAgent {
         reconnectDelayMs: timings.reconnectDelayMs,
         handlers: {
           onSync: () => {
-            if (config.share_config) socket.emit('node_info_update', nodeInfo(config));
+            if (config.share_config) socket.emit('node_info_update', nodeInfo(config, isolation.verdict()));
             void intake.take();
           },
           onNewTask: (event) => void intake.take(event.id),
@@ -221,13 +237,17 @@ export class NodeAgent {
         },
       });
       closers.unshift(() => socket.close());
+      isolation.onVerdict((status) => {
+        if (status.allowsLaunches) void queues.releaseLaunches();
+        if (config.share_config && socket.connected) socket.emit('node_info_update', nodeInfo(config, status.verdict));
+      });
       const resync = setInterval(() => {
         if (socket.connected) void intake.take();
       }, timings.resyncIntervalMs ?? 10 * 60_000);
       closers.unshift(() => clearInterval(resync));
 
       const clusterReachable = clusterReachability(kubeConfig, namespace, nodeSelector(identity.nodeId));
-      const agent = new NodeAgent({ identity, socket, redis, clusterReachable, closers });
+      const agent = new NodeAgent({ identity, isolation, socket, redis, clusterReachable, closers });
       fatal = (error) => {
         logger.fatal({ err: describe(error) }, 'the server no longer accepts this node; stopping');
         void agent.close();

@@ -14,6 +14,18 @@ import { decodeRunInput } from './run-input.js';
 
 /** How long launch workers hold back when the cap on live Jobs is reached, unless a Job finishes first. */
 const CAPACITY_RECHECK_MS = 2_000;
+/**
+ * How long launch workers hold back while isolation is not confirmed. Short: a worker waiting out
+ * its rate limit does not wake when the key is removed (BullMQ keeps the wait locally), so this
+ * bounds how late held runs start after a verdict that allows them.
+ */
+const ISOLATION_RECHECK_MS = 5_000;
+
+/** Whether runs may be launched now (agent/isolation/monitor.ts), and where a held launch is logged. */
+export interface LaunchGate {
+  allowsLaunches(): boolean;
+  launchRefused(fields: Record<string, unknown>): void;
+}
 
 /**
  * Launches one run as a Kubernetes Job, reconciling from what the server and the cluster say:
@@ -22,7 +34,10 @@ const CAPACITY_RECHECK_MS = 2_000;
  * second Job. A run that cannot run is handed to the reporter with its vantage6 status.
  */
 export class Launcher {
-  constructor(private readonly ctx: RunContext) {}
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly gate?: LaunchGate,
+  ) {}
 
   async process(job: Job<RunJobData>): Promise<void> {
     const { runId, taskId } = job.data;
@@ -58,6 +73,13 @@ export class Launcher {
     if (markers.launched) {
       await this.reject(run, RunStatus.UnknownError, 'The run\'s Job disappeared from the cluster before the node read its result.');
       return;
+    }
+    if (this.gate && !this.gate.allowsLaunches()) {
+      // The run stays queued (a rate-limited job is not an attempt) and is looked at again after
+      // the hold; the refusal is logged at most once a minute.
+      this.gate.launchRefused({ runId, taskId: run.task.id });
+      await ctx.queues.holdLaunches(ISOLATION_RECHECK_MS);
+      throw Worker.RateLimitError();
     }
     if (!ctx.capacity.available()) {
       logger.debug({ max: ctx.capacity.max }, 'cap on live Jobs reached; holding launches');

@@ -17,6 +17,8 @@ export const ALGORITHM_IMAGE = 'v6-test/algorithms:1';
 export const ALGORITHM_IMAGES = [ALGORITHM_IMAGE, 'v6-test/algorithms:2', 'other-registry.example/evil:1'];
 /** The federated test image: central_average and partial_average in one image, as vantage6 algorithms ship. */
 export const FEDERATED_IMAGE = 'v6-test/federated:1';
+/** The agent's own image as the isolation probe uses it: `node` on the PATH (agent/isolation/probe-spec.ts). */
+export const PROBE_IMAGE = 'v6-test/node-agent:1';
 export const NAMESPACE = 'vantage6-tasks';
 export const TASK_CLAIM = 'v6-tasks';
 export const DATA_CLAIM = 'hospital-data';
@@ -33,7 +35,7 @@ const algorithms = fileURLToPath(new URL('../algorithms/', import.meta.url));
  * algorithm scripts, in a folder of the world. Pods mount a scratch emptyDir at /tmp, which
  * would hide a checkout (and its node binary) that lives under /tmp.
  */
-async function algorithmImages(root: string): Promise<Record<string, { command: string[] }>> {
+async function algorithmImages(root: string): Promise<Record<string, { command: string[]; env?: Record<string, string> }>> {
   const dir = join(root, 'image');
   await mkdir(dir, { recursive: true });
   const node = join(dir, 'node');
@@ -45,6 +47,7 @@ async function algorithmImages(root: string): Promise<Record<string, { command: 
   return {
     ...Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, main])),
     [FEDERATED_IMAGE]: { command: [node, join(dir, 'federated.mjs')] },
+    [PROBE_IMAGE]: { command: [], env: { PATH: `${dir}:/usr/bin:/bin` } },
   };
 }
 
@@ -119,6 +122,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       redis: { url: redisUrl },
       queue: { prefix: `${queuePrefix}-${nodeId}`, concurrency: 4 },
       proxy: { url: 'http://127.0.0.1', port: 7654 },
+      // The probe runs in every world; pods share the host network here, so the default forbidden
+      // destination (the simulated API server) is reachable and the verdict is not-enforced:
+      // allowed, so runs go. test/agent/isolation.test.ts covers the verdicts and the hold.
+      isolation: { allow_unenforced: true, image: PROBE_IMAGE, timeout_seconds: 1 },
       ...overrides,
     };
     return parseConfig(stringify(raw), {}).config;

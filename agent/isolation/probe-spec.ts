@@ -1,0 +1,167 @@
+// The isolation probe's Job: one pod with the algorithm pod labels (so the algorithm
+// NetworkPolicies select it) and the same hardening as a run's pod, running a TCP connect
+// script with `node -e`. Pure: node, config and targets in, the Job out.
+import type { V1Affinity, V1Job } from '@kubernetes/client-node';
+import type { Config } from '../config.js';
+import { LabelKey, nodeLabels, ROLE_ALGORITHM } from '../kube/names.js';
+import { SCRATCH_MOUNT } from '../kube/paths.js';
+import { ProbeExit } from './verdict.js';
+
+/** A TCP destination the probe connects to. */
+export interface ProbeTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ProbeTargets {
+  /** What algorithm pods must NOT reach. */
+  readonly forbidden: ProbeTarget;
+  /** The proxy, as algorithms reach it (proxy.url and proxy.port). */
+  readonly proxy: ProbeTarget;
+}
+
+/** Label on the probe's Job and pod, apart from the algorithm labels, to find them by. */
+export const PROBE_LABEL = 'vantage6.ai/isolation-probe';
+export const PROBE_CONTAINER = 'probe';
+/** How long the probe pod may take to be scheduled, pull, run and finish; then the verdict is `unknown`. */
+export const PROBE_DEADLINE_SECONDS = 300;
+
+/** The probe Job's name: one per node, so a restarted agent finds (and replaces) its own. */
+export function probeJobName(nodeId: number): string {
+  return `v6-node-${nodeLabels(nodeId)[LabelKey.NodeId]}-isolation-probe`;
+}
+
+/** Host and port of a URL (http/https default to 80/443; tcp:// has its port). IPv6 brackets removed. */
+export function targetOf(url: string): ProbeTarget {
+  const parsed = new URL(url);
+  const port = parsed.port !== '' ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
+  return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export function describeTarget(target: ProbeTarget): string {
+  return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+}
+
+/**
+ * What the probe checks: `isolation.forbidden_url`, by default the Kubernetes API server the
+ * agent itself talks to (in a pod, the `kubernetes` Service's ClusterIP); and the proxy.
+ */
+export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubernetesApiServer: string | undefined): ProbeTargets | undefined {
+  const forbidden = config.isolation.forbidden_url ?? kubernetesApiServer;
+  if (forbidden === undefined || !URL.canParse(forbidden)) return undefined;
+  return { forbidden: targetOf(forbidden), proxy: { host: targetOf(config.proxy.url).host, port: config.proxy.port } };
+}
+
+/**
+ * The probe, for `node -e` (CommonJS, node:net only). It first tries the proxy until it answers
+ * or the timeout passes (the proxy sidecar may still be starting, a new pod's network may take
+ * a moment), then the forbidden destination once. Exit 10: the forbidden destination accepted
+ * the connection; 11: the proxy never did; 0: isolated. One JSON line on stdout says what it saw.
+ */
+export const PROBE_SCRIPT = `
+const net = require('node:net');
+const env = process.env;
+const timeoutMs = Number(env.V6_PROBE_TIMEOUT_MS);
+function connect(host, port, ms) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port: Number(port) });
+    const done = (result) => { clearTimeout(timer); socket.destroy(); resolve(result); };
+    const timer = setTimeout(() => done('timeout'), ms);
+    socket.once('connect', () => done('connected'));
+    socket.once('error', (error) => done(error.code || error.message));
+  });
+}
+(async () => {
+  const deadline = Date.now() + timeoutMs;
+  let proxy = 'timeout';
+  while (Date.now() < deadline) {
+    proxy = await connect(env.V6_PROBE_PROXY_HOST, env.V6_PROBE_PROXY_PORT, Math.max(1, deadline - Date.now()));
+    if (proxy === 'connected') break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const forbidden = await connect(env.V6_PROBE_FORBIDDEN_HOST, env.V6_PROBE_FORBIDDEN_PORT, timeoutMs);
+  console.log(JSON.stringify({ proxy, forbidden }));
+  process.exit(forbidden === 'connected' ? ${ProbeExit.ForbiddenReachable} : proxy === 'connected' ? ${ProbeExit.Isolated} : ${ProbeExit.ProxyUnreachable});
+})();
+`.trim();
+
+/** Same pinning as a run with a ReadWriteOnce task volume: the probe tests the network path runs take. */
+function pinnedTo(nodeName: string): V1Affinity {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [nodeName] }] }],
+      },
+    },
+  };
+}
+
+export interface ProbeSpecInput {
+  nodeId: number;
+  /** `isolation.image`, checked by the caller. */
+  image: string;
+  targets: ProbeTargets;
+  config: Pick<Config, 'kubernetes' | 'isolation'>;
+}
+
+/** The probe Job, in the task namespace, hardened like a run's Job (agent/kube/job-spec.ts). */
+export function buildProbeJob(input: ProbeSpecInput): V1Job {
+  const { nodeId, targets, config } = input;
+  const k8s = config.kubernetes;
+  const timeoutSeconds = config.isolation.timeout_seconds;
+  const labels = { ...nodeLabels(nodeId), [PROBE_LABEL]: 'true' };
+  const pullSecrets = config.isolation.image_pull_secrets;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: probeJobName(nodeId), namespace: k8s.namespace, labels },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: PROBE_DEADLINE_SECONDS,
+      ttlSecondsAfterFinished: k8s.run.ttl_seconds_after_finished,
+      template: {
+        // The algorithm pod labels: the algorithm NetworkPolicies select this pod like a run's.
+        metadata: { labels: { ...labels, [LabelKey.Role]: ROLE_ALGORITHM } },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          ...(k8s.task_volume.access_mode === 'ReadWriteOnce' && k8s.node_name !== undefined ? { affinity: pinnedTo(k8s.node_name) } : {}),
+          ...(pullSecrets.length === 0 ? {} : { imagePullSecrets: pullSecrets.map((name) => ({ name })) }),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: k8s.run.run_as_user,
+            runAsGroup: k8s.run.run_as_group,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: PROBE_CONTAINER,
+              image: input.image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['node', '-e', PROBE_SCRIPT],
+              env: [
+                { name: 'V6_PROBE_FORBIDDEN_HOST', value: targets.forbidden.host },
+                { name: 'V6_PROBE_FORBIDDEN_PORT', value: String(targets.forbidden.port) },
+                { name: 'V6_PROBE_PROXY_HOST', value: targets.proxy.host },
+                { name: 'V6_PROBE_PROXY_PORT', value: String(targets.proxy.port) },
+                { name: 'V6_PROBE_TIMEOUT_MS', value: String(timeoutSeconds * 1000) },
+              ],
+              resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              securityContext: {
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [{ name: 'scratch', mountPath: SCRATCH_MOUNT }],
+            },
+          ],
+          volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '16Mi' } }],
+        },
+      },
+    },
+  };
+}
