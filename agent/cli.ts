@@ -3,13 +3,17 @@
  * `v6-node`: the command line of the node.
  *   v6-node start --config <file>   run the agent
  *   v6-node proxy --config <file>   run the proxy sidecar
+ *   v6-node status --config <file>  the queues and live runs, from Redis and the cluster
  * A bad config exits with code 2 and names every wrong field; a refused API key exits with 1.
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, redactedConfig } from './config.js';
 import { AgentError, describe } from './errors.js';
-import { NodeAgent } from './node-agent.js';
+import { defaultKubeConfig } from './node-agent.js';
+import { serveAgent } from './serve.js';
+import { gatherStatus } from './status/gather.js';
+import { formatStatus } from './status/report.js';
 import { runProxyCommand } from '../proxy/main.js';
 
 const USAGE = `usage: v6-node <command> --config <file>
@@ -17,9 +21,12 @@ const USAGE = `usage: v6-node <command> --config <file>
 commands:
   start    run the node agent: take runs from the vantage6 server and run them as Kubernetes Jobs
   proxy    run the proxy that algorithm pods call to reach the vantage6 server
+  status   show the queues and the live runs (run, task, image, status, age) from Redis and the cluster
 
 options:
   -c, --config <file>   the node's YAML config (see agent/v6-node.example.yaml)
+      --json            status: print JSON instead of a table
+      --node-id <id>    status: the vantage6 node id (default: the one the agent recorded in Redis)
   -h, --help            show this help`;
 
 async function start(configPath: string): Promise<void> {
@@ -27,10 +34,11 @@ async function start(configPath: string): Promise<void> {
   const logger = pino({ level: config.logging.level });
   for (const warning of warnings) logger.warn(warning);
   logger.debug({ config: redactedConfig(config) }, 'configuration');
-  const agent = await NodeAgent.start({ config, logger });
+  const { agent, health } = await serveAgent({ config, logger });
+  logger.info({ url: `${health.url}/metrics` }, 'metrics, /livez and /readyz listening');
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping the agent');
-    agent.close().then(
+    agent.close().then(() => health.close()).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: describe(error) }, 'the agent did not stop cleanly');
@@ -42,11 +50,27 @@ async function start(configPath: string): Promise<void> {
   process.once('SIGINT', stop);
 }
 
+async function status(configPath: string, json: boolean, nodeId: string | undefined): Promise<number> {
+  if (nodeId !== undefined && !/^\d+$/.test(nodeId)) {
+    console.error(`v6-node status: --node-id must be a number, got '${nodeId}'`);
+    return 2;
+  }
+  const { config } = await loadConfig(configPath, process.env);
+  const report = await gatherStatus({ config, kubeConfig: defaultKubeConfig(), ...(nodeId === undefined ? {} : { nodeId: Number(nodeId) }) });
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      'node-id': { type: 'string' },
+    },
   });
   const [command] = positionals;
   if (values.help || command === undefined) {
@@ -64,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
     case 'proxy':
       await runProxyCommand(values.config);
       return 0;
+    case 'status':
+      return status(values.config, values.json === true, values['node-id']);
     default:
       console.error(`v6-node: unknown command '${command}'\n\n${USAGE}`);
       return 2;

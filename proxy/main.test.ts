@@ -10,7 +10,13 @@ import { startRedis } from '../test/support/redis.js';
 import { runProxyCommand } from './main.js';
 
 test('runProxyCommand serves the config file\'s server with the tokens the agent granted in Redis', async (t) => {
-  const [server, redisServer, dir, port] = await Promise.all([serverFor(t), startRedis(), mkdtemp(join(tmpdir(), 'v6-proxy-')), freePort()]);
+  const [server, redisServer, dir, port, metricsPort] = await Promise.all([
+    serverFor(t),
+    startRedis(),
+    mkdtemp(join(tmpdir(), 'v6-proxy-')),
+    freePort(),
+    freePort(),
+  ]);
   t.teardown(async () => {
     await redisServer.close();
     await rm(dir, { recursive: true, force: true });
@@ -26,6 +32,7 @@ test('runProxyCommand serves the config file\'s server with the tokens the agent
       `redis: {url: ${redisServer.url}}`,
       'queue: {prefix: main-test}',
       `proxy: {url: http://proxy, listen_port: ${port}}`,
+      `metrics: {proxy_port: ${metricsPort}}`,
       'logging: {level: fatal}',
     ].join('\n'),
   );
@@ -42,6 +49,16 @@ test('runProxyCommand serves the config file\'s server with the tokens the agent
   t.deepEqual(Object.keys((await granted.json()) as object), ['msg']);
   const other = await fetch(`${proxy.url}/task/1`, { headers: { authorization: 'Bearer other-token' } });
   t.regex(((await other.json()) as { msg: string }).msg, /not belong to a run active/);
+  // Both answers are counted on the proxy's own metrics port, which algorithms cannot reach.
+  t.is(proxy.metricsUrl, `http://127.0.0.1:${metricsPort}`);
+  const metrics = await (await fetch(`${proxy.metricsUrl}/metrics`)).text();
+  t.regex(metrics, /^v6_node_proxy_requests_total\{route="pass-through",status="401"\} 2$/m);
+  t.regex(metrics, /^v6_node_proxy_received_bytes_total\{route="pass-through"\} [1-9]\d*$/m);
+  t.regex(metrics, /^process_cpu_seconds_total /m);
+  const ready = await fetch(`${proxy.metricsUrl}/readyz`);
+  t.deepEqual(await ready.json(), { status: 'ready', failing: [], checks: { redisReachable: true } });
+  t.is((await fetch(`${proxy.metricsUrl}/metrics`, { method: 'GET' })).status, 200);
+  t.is((await fetch(`${proxy.url}/metrics`)).status, 401);
   await proxy.close();
   await proxy.close();
   await t.throwsAsync(fetch(`${proxy.url}/task/1`));

@@ -1,18 +1,26 @@
 /**
  * `v6-node proxy --config <file>`: the proxy as its own process, next to the agent. Reads the
  * node config, the organization's private key when encryption is enabled, and the live tokens
- * the agent keeps in Redis; stops on SIGTERM/SIGINT.
+ * the agent keeps in Redis; serves its metrics and probes on metrics.proxy_port; stops on SIGTERM/SIGINT.
  */
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../agent/config.js';
 import { DummyCryptor, RsaCryptor, type Cryptor } from '../agent/protocol/encryption.js';
+import { EventLoopWatch, startHealthServer, type HealthServer } from '../agent/health-server.js';
+import { within } from '../agent/cluster/reachability.js';
 import { LiveTokens } from '../queue/live-tokens.js';
+import { ProxyMetrics } from '../queue/metrics/proxy-metrics.js';
 import { startProxy, type RunningProxy } from './proxy.js';
 
+export interface ProxyProcess extends RunningProxy {
+  /** `/metrics`, `/livez`, `/readyz` on metrics.proxy_port. */
+  readonly metricsUrl: string;
+}
+
 /** Starts the proxy for the config file at `configPath`; resolves once it listens. */
-export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<RunningProxy> {
+export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyProcess> {
   const { config, warnings } = await loadConfig(configPath, env);
   const logger = pino({ level: config.logging.level }).child({ component: 'proxy' });
   for (const warning of warnings) logger.warn(warning);
@@ -20,10 +28,26 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
   // Token checks fail fast while Redis is away (the algorithm gets a 503) instead of queueing up.
   const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: 1 });
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
+  const metrics = new ProxyMetrics();
   let proxy: RunningProxy;
+  let health: HealthServer;
   try {
-    proxy = await startProxy({ config, logger, cryptor, liveTokens: new LiveTokens(redis, config.queue.prefix) });
+    health = await startHealthServer({
+      port: config.metrics.proxy_port,
+      registry: metrics.registry,
+      liveness: new EventLoopWatch(),
+      logger,
+      // Ready while container tokens can be checked.
+      readiness: async () => ({ redisReachable: await within(redis.ping().then((a) => a === 'PONG', () => false), 3_000, false) }),
+    });
   } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  try {
+    proxy = await startProxy({ config, logger, cryptor, liveTokens: new LiveTokens(redis, config.queue.prefix), metrics });
+  } catch (error) {
+    await health.close();
     redis.disconnect();
     throw error;
   }
@@ -37,11 +61,12 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       await proxy.close();
+      await health.close();
       await redis.quit().catch(() => redis.disconnect());
     })());
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  return { url: proxy.url, port: proxy.port, close };
+  return { url: proxy.url, port: proxy.port, metricsUrl: health.url, close };
 }
 
 /** The cryptor the node uses: RSA with the organization's private key, or base64 only. */

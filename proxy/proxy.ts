@@ -25,6 +25,8 @@ import { decryptResult, decryptResultPage, type UndecryptedResult } from './resu
 import { DEFAULT_RETRY_POLICY, type RetryClock, type RetryPolicy } from './retry.js';
 import { resolveRequest, type ResolvedRequest } from './routes.js';
 import { encryptTaskInputs, taskOrganizations } from './task-inputs.js';
+import { timedCryptor } from './timed-cryptor.js';
+import type { ProxyObserver } from '../queue/metrics/proxy-metrics.js';
 import { parseObject, ServerRefusal, Upstream, type UpstreamAnswer } from './upstream.js';
 
 export interface ProxyOptions {
@@ -45,6 +47,8 @@ export interface ProxyOptions {
   readonly upstreamTimeoutMs?: number;
   /** How long `close()` lets requests in flight finish; default 10 s. */
   readonly closeGraceMs?: number;
+  /** Request and encryption metrics (`ProxyMetrics`). */
+  readonly metrics?: ProxyObserver;
 }
 
 export interface RunningProxy {
@@ -66,7 +70,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     serverBase: serverEndpoints(options.config.server_url, options.config.port, options.config.api_path).base,
     maxBodyBytes: options.config.proxy.max_body_bytes,
     liveTokens: options.liveTokens,
-    cryptor: options.cryptor,
+    cryptor: options.metrics?.crypto ? timedCryptor(options.cryptor, (op, s) => options.metrics?.crypto?.(op, s)) : options.cryptor,
+    metrics: options.metrics ?? {},
     logger,
     upstream: new Upstream({ ...common, dispatcher }),
     passThrough: new PassThrough({ ...common, maxBodyBytes: options.config.proxy.max_body_bytes }),
@@ -109,6 +114,7 @@ interface HandlerParts {
   readonly maxBodyBytes: number;
   readonly liveTokens: Pick<LiveTokens, 'runOf'>;
   readonly cryptor: Cryptor;
+  readonly metrics: ProxyObserver;
   readonly logger: Logger;
   readonly upstream: Upstream;
   readonly passThrough: PassThrough;
@@ -129,6 +135,7 @@ class ProxyHandler {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const fields: Record<string, unknown> = { method };
+    this.#measure(req, res, fields);
     let status: number;
     try {
       const resolved = resolveRequest(method, req.url ?? '/', this.serverBase);
@@ -248,6 +255,27 @@ class ProxyHandler {
     }
   }
 
+  /** Reports the request once its answer is finished or cut off: bytes on its connection since the previous request on it. */
+  #measure(req: IncomingMessage, res: ServerResponse, fields: Record<string, unknown>): void {
+    const metrics = this.#parts.metrics;
+    if (!metrics.requestFinished) return;
+    metrics.requestStarted?.();
+    const started = process.hrtime.bigint();
+    const socket = req.socket;
+    res.once('close', () => {
+      const seen = accounted.get(socket) ?? { read: 0, written: 0 };
+      const now = { read: socket.bytesRead, written: socket.bytesWritten };
+      accounted.set(socket, now);
+      metrics.requestFinished?.({
+        route: typeof fields.route === 'string' ? fields.route : 'none',
+        status: res.statusCode,
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        bytesIn: Math.max(0, now.read - seen.read),
+        bytesOut: Math.max(0, now.written - seen.written),
+      });
+    });
+  }
+
   /** Answers for a failure; returns the status sent. */
   #fail(error: unknown, req: IncomingMessage, res: ServerResponse, fields: Record<string, unknown>): number {
     if (error instanceof ServerRefusal) return relay(res, error.answer);
@@ -266,6 +294,9 @@ class ProxyHandler {
     return status;
   }
 }
+
+/** Socket byte counts already attributed to earlier requests on the same keep-alive connection. */
+const accounted = new WeakMap<object, { read: number; written: number }>();
 
 /** The token of `Authorization: Bearer <token>`; 401 without one. */
 function bearerToken(req: IncomingMessage): string {
