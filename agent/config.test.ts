@@ -172,6 +172,11 @@ const wrongFields: Array<[string, Record<string, unknown>, string]> = [
     { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, image_overrides: [{ active_deadline_seconds: 5 }] } },
     'kubernetes.image_overrides[0].image: required',
   ],
+  ['isolation.forbidden_url scheme', { isolation: { forbidden_url: 'ftp://x.example' } }, 'isolation.forbidden_url: expected an http://, https:// or tcp://host:port URL'],
+  ['isolation.forbidden_url tcp without port', { isolation: { forbidden_url: 'tcp://10.0.0.1' } }, 'isolation.forbidden_url: expected an http://, https:// or tcp://host:port URL'],
+  ['isolation.allow_unenforced not boolean', { isolation: { allow_unenforced: 'yes' } }, 'isolation.allow_unenforced: expected true or false'],
+  ['isolation.timeout_seconds zero', { isolation: { timeout_seconds: 0 } }, 'isolation.timeout_seconds: expected a positive integer'],
+  ['unknown isolation key', { isolation: { enforce: true } }, 'isolation.enforce: unknown key'],
   ['unknown kubernetes key', { kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, namepsace: 'x' } }, 'kubernetes.namepsace: unknown key'],
   ['redis url scheme', { redis: { url: 'http://redis:6379' } }, 'redis.url: expected a redis:// or rediss:// URL'],
   ['queue concurrency zero', { queue: { concurrency: 0 } }, 'queue.concurrency: expected a positive integer'],
@@ -237,6 +242,14 @@ test('environment variables override the file', (t) => {
   t.is(config.encryption.private_key, '/secrets/key.pem');
   t.is(config.kubernetes.node_name, 'worker-7');
   t.deepEqual(config.redis, { url: 'rediss://redis.example:6380', password: 'hunter2' });
+});
+
+test('isolation: probe on and unenforced isolation refused by default; V6_ISOLATION_ALLOW_UNENFORCED overrides the file', (t) => {
+  const { config } = parseConfig(minimal(), {});
+  t.deepEqual(config.isolation, { probe: true, allow_unenforced: false, image_pull_secrets: [], timeout_seconds: 10, interval_seconds: 3600, retry_seconds: 60 });
+  t.true(parseConfig(minimal(), { V6_ISOLATION_ALLOW_UNENFORCED: 'true' }).config.isolation.allow_unenforced);
+  t.false(parseConfig(minimal({ isolation: { allow_unenforced: true } }), { V6_ISOLATION_ALLOW_UNENFORCED: 'false' }).config.isolation.allow_unenforced);
+  t.deepEqual(problems(minimal(), { V6_ISOLATION_ALLOW_UNENFORCED: 'yes' }), ['isolation.allow_unenforced (from V6_ISOLATION_ALLOW_UNENFORCED): expected true or false']);
 });
 
 test('the downward API node name satisfies ReadWriteOnce; empty variables are ignored', (t) => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseConfig, type Config } from '../../agent/config.js';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
+import { buildProbeJob, probeTargets } from '../../agent/isolation/probe-spec.js';
 import { manifestProblems, unknownFields } from './manifests.js';
 import { restrictedViolations } from './pod-security.js';
 import { CHART_DIR, helm, NAMESPACE, RELEASE, render, SCENARIOS, type K8sObject } from './render.js';
@@ -111,6 +112,26 @@ test("the agent's algorithm Jobs, built from the chart's config, are Pod Securit
   }
 });
 
+test('the isolation probe Job, built from the chart\'s config, is Pod Security "restricted" and runs the chart\'s image', async (t) => {
+  for (const scenario of SCENARIOS) {
+    const objects = await rendered(scenario);
+    const { config } = chartConfig(objects);
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as V1Deployment;
+    t.is(config.isolation.image, deployment.spec!.template.spec!.containers[0]!.image, `${label(scenario)}: the agent's own image`);
+    const targets = probeTargets(config, 'https://10.43.0.1:443')!;
+    const job = buildProbeJob({ nodeId: 7, image: config.isolation.image!, targets, config });
+    t.deepEqual(restrictedViolations(job.spec!.template.spec!, { readOnlyRootFilesystem: true }), [], label(scenario));
+    t.is(job.metadata?.namespace, NAMESPACE);
+  }
+  const { config } = chartConfig(await rendered('extra-egress-values.yaml'));
+  t.is(config.isolation.forbidden_url, 'https://v6.example.org');
+  t.is(config.isolation.interval_seconds, 600);
+  t.deepEqual(chartConfig(await rendered('several-databases-values.yaml')).config.isolation.image_pull_secrets, ['node-registry']);
+  const off = chartConfig(await render({ set: ['isolation.probe=false', 'isolation.image=mirror.example/v6-node:1'] })).config.isolation;
+  t.is(off.probe, false);
+  t.is(off.image, 'mirror.example/v6-node:1');
+});
+
 test('the checker rejects what "restricted" forbids', (t) => {
   const bad: V1PodSpec = {
     hostNetwork: true,
@@ -194,7 +215,7 @@ test('the rendered config parses with the agent parser, and every config key is 
     for (const path of keyPaths(parse(text))) reached.add(path);
   }
   // Given through the environment from Secrets and the downward API, never in the config file.
-  const fromEnv = new Set(['api_key', 'kubernetes.node_name', 'redis.password']);
+  const fromEnv = new Set(['api_key', 'kubernetes.node_name', 'redis.password', 'isolation.allow_unenforced']);
   const example = keyPaths(parse(await readFile(new URL('../../agent/v6-node.example.yaml', import.meta.url), 'utf8')));
   t.deepEqual(example.filter((path) => !fromEnv.has(path) && !reached.has(path)), []);
   t.deepEqual([...reached].filter((path) => fromEnv.has(path)), [], 'no secret lands in the config file');

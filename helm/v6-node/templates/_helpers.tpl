@@ -135,8 +135,8 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{/* The agent config file (agent/config.ts), from values. api_key, node_name and Redis password
-come from the environment; absent optional keys are left to the agent's defaults. */}}
+{{/* The agent config file (agent/config.ts), from values. api_key, node_name, Redis password and
+isolation.allow_unenforced come from the environment; absent optional keys are left to the agent's defaults. */}}
 {{- define "v6-node.config" -}}
 {{- $v := .Values }}
 {{- $c := dict "server_url" $v.server.url "api_path" $v.server.apiPath }}
@@ -182,6 +182,9 @@ come from the environment; absent optional keys are left to the agent's defaults
 {{- $_ := set $c "proxy" (dict "url" (include "v6-node.proxyUrl" .) "port" (int $v.proxy.port) "listen_port" (int $v.proxy.listenPort) "max_body_bytes" (int64 $v.proxy.maxBodyBytes)) }}
 {{- $_ := set $c "metrics" (dict "port" (int $v.metrics.port)) }}
 {{- $_ := set $c "results" (dict "max_output_bytes" (int64 $v.results.maxOutputBytes)) }}
+{{- $iso := dict "probe" $v.isolation.probe "image" (default (include "v6-node.image" .) $v.isolation.image) "image_pull_secrets" $v.imagePullSecrets "timeout_seconds" (int $v.isolation.timeoutSeconds) "interval_seconds" (int $v.isolation.intervalSeconds) "retry_seconds" (int $v.isolation.retrySeconds) }}
+{{- with $v.isolation.forbiddenUrl }}{{ $_ := set $iso "forbidden_url" . }}{{ end }}
+{{- $_ := set $c "isolation" $iso }}
 {{- toYaml $c }}
 {{- end }}
 

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import test from 'ava';
+import type { V1Pod } from '@kubernetes/client-node';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { stringify } from 'yaml';
+import { parseConfig, type Config } from '../config.js';
+import { buildRunObjects } from '../kube/job-spec.js';
+import { algorithmPodLabels } from '../kube/names.js';
+import { buildProbeJob, PROBE_SCRIPT, probeJobName, probeTargets, type ProbeTargets } from './probe-spec.js';
+import { allowsLaunches, outcomeOfPod } from './verdict.js';
+
+function config(extra: Record<string, unknown> = {}): Config {
+  return parseConfig(
+    stringify({
+      api_key: '2f1b6a4e-9d0c-4c1e-8f7a-6b5d4c3b2a10',
+      server_url: 'https://v6.example.org',
+      kubernetes: { task_volume: { claim_name: 'tasks' }, node_name: 'worker-1', image_pull_secrets: ['algorithms'] },
+      proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654 },
+      isolation: { image: 'v6-node:0.1.0', image_pull_secrets: ['node-registry'] },
+      ...extra,
+    }),
+    {},
+  ).config;
+}
+
+const TARGETS: ProbeTargets = { forbidden: { host: '10.43.0.1', port: 443 }, proxy: { host: 'v6-node.vantage6.svc.cluster.local', port: 7654 } };
+
+test('the probe Job: deterministic name, the algorithm pod labels, and the hardening of a run pod', (t) => {
+  const cfg = config();
+  const job = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets: TARGETS, config: cfg });
+  t.notThrows(() => new Job(job as never).validate());
+  t.is(job.metadata?.name, 'v6-node-7-isolation-probe');
+  t.is(probeJobName(7), 'v6-node-7-isolation-probe');
+  const podLabels = job.spec!.template.metadata!.labels!;
+  // Every label the algorithm NetworkPolicies may select on (role, managed-by, node-id) is there.
+  const run = buildRunObjects({
+    run: { id: 1, taskId: 2, jobId: 3, parentId: null, image: 'x:1', databases: [] },
+    node: { id: 7, organizationId: 1, collaborationId: 1, name: 'n' },
+    token: 't',
+    config: cfg,
+  }).job;
+  for (const key of ['vantage6.ai/role', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/component', 'vantage6.ai/node-id']) {
+    t.is(podLabels[key], algorithmPodLabels(7, { id: 1, taskId: 2, jobId: 3, parentId: null })[key], key);
+  }
+  t.is(podLabels['vantage6.ai/run-id'], undefined, 'not a run: the run watcher ignores it');
+  const spec = job.spec!.template.spec!;
+  const runSpec = run.spec!.template.spec!;
+  t.is(spec.automountServiceAccountToken, false);
+  t.is(spec.enableServiceLinks, false);
+  t.is(spec.restartPolicy, 'Never');
+  t.deepEqual(spec.affinity, runSpec.affinity, 'pinned like a run with a ReadWriteOnce volume');
+  const { fsGroup, fsGroupChangePolicy, ...runPodSecurity } = runSpec.securityContext!;
+  t.truthy(fsGroup && fsGroupChangePolicy);
+  t.deepEqual(spec.securityContext, runPodSecurity, 'no volume of the task claim, so no fsGroup');
+  t.deepEqual(spec.containers[0]!.securityContext, runSpec.containers[0]!.securityContext);
+  t.deepEqual(spec.imagePullSecrets, [{ name: 'node-registry' }]);
+  t.deepEqual(spec.containers[0]!.command?.slice(0, 2), ['node', '-e']);
+  t.is(job.spec!.backoffLimit, 0);
+});
+
+test('targets: forbidden_url, else the API server of the kube config; the proxy as algorithms reach it', (t) => {
+  t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443'), TARGETS);
+  t.deepEqual(probeTargets(config(), 'https://[fd00::1]')?.forbidden, { host: 'fd00::1', port: 443 });
+  const withUrl = config({ isolation: { forbidden_url: 'http://v6.example.org' } });
+  t.deepEqual(probeTargets(withUrl, 'https://10.43.0.1:443')?.forbidden, { host: 'v6.example.org', port: 80 });
+  t.deepEqual(probeTargets(config({ isolation: { forbidden_url: 'tcp://db.internal:5432' } }), undefined)?.forbidden, { host: 'db.internal', port: 5432 });
+  t.is(probeTargets(config(), undefined), undefined);
+});
+
+const SHOWN = { forbidden: '10.43.0.1:443', proxy: 'proxy:7654' };
+const pod = (status: V1Pod['status']): V1Pod => ({ status });
+
+test('the verdict from the probe pod: exit codes, pull errors, and not yet', (t) => {
+  const exited = (exitCode: number) => pod({ phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'probe', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode } } }] });
+  t.is(outcomeOfPod(exited(0), SHOWN)?.verdict, 'enforced');
+  t.is(outcomeOfPod(exited(10), SHOWN)?.verdict, 'not-enforced');
+  t.is(outcomeOfPod(exited(11), SHOWN)?.verdict, 'proxy-unreachable');
+  t.is(outcomeOfPod(exited(1), SHOWN)?.verdict, 'unknown');
+  const pulling = pod({ phase: 'Pending', containerStatuses: [{ name: 'probe', image: 'v6-node:9', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } }] });
+  t.deepEqual(outcomeOfPod(pulling, SHOWN), { verdict: 'unknown', reason: 'the probe image v6-node:9 cannot be pulled (ImagePullBackOff): not found' });
+  t.is(outcomeOfPod(pod({ phase: 'Pending' }), SHOWN), undefined);
+  t.is(outcomeOfPod(pod({ phase: 'Running', containerStatuses: [{ name: 'probe', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }), SHOWN), undefined);
+  t.is(outcomeOfPod(pod({ phase: 'Failed', reason: 'Evicted' }), SHOWN)?.verdict, 'unknown');
+});
+
+test('launches: only enforced (or not probed) unless unenforced isolation is allowed', (t) => {
+  const states = ['enforced', 'not-probed', 'pending', 'not-enforced', 'proxy-unreachable', 'unknown'] as const;
+  t.deepEqual(states.filter((s) => allowsLaunches(s, false)), ['enforced', 'not-probed']);
+  t.deepEqual(states.filter((s) => allowsLaunches(s, true)), [...states]);
+});
+
+/** Runs the probe script as the pod would, against local ports; resolves its exit code. */
+function runScript(forbiddenPort: number, proxyPort: number): Promise<number | null> {
+  const child = spawn(process.execPath, ['-e', PROBE_SCRIPT], {
+    env: {
+      V6_PROBE_FORBIDDEN_HOST: '127.0.0.1',
+      V6_PROBE_FORBIDDEN_PORT: String(forbiddenPort),
+      V6_PROBE_PROXY_HOST: '127.0.0.1',
+      V6_PROBE_PROXY_PORT: String(proxyPort),
+      V6_PROBE_TIMEOUT_MS: '500',
+    },
+    stdio: 'ignore',
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+test('the probe script: 0 isolated, 10 forbidden reachable, 11 proxy unreachable', async (t) => {
+  const open = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => open.listen(0, '127.0.0.1', resolve));
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedPort = (closed.address() as { port: number }).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const openPort = (open.address() as { port: number }).port;
+  try {
+    t.is(await runScript(closedPort, openPort), 0);
+    t.is(await runScript(openPort, openPort), 10);
+    t.is(await runScript(closedPort, closedPort), 11);
+  } finally {
+    open.close();
+  }
+});
