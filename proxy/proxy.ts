@@ -21,7 +21,8 @@ import { ByteLimit, checkDeclaredLength, parseJsonObject, readBody } from './bod
 import { ProxyError } from './errors.js';
 import { responseHeaders } from './headers.js';
 import { PassThrough } from './pass-through.js';
-import { decryptResult, decryptResultPage, type UndecryptedResult } from './results.js';
+import { writeJsonAnswer } from './json-answer.js';
+import { decryptResultLazy, decryptResultPageLazy, type UndecryptedResult } from './results.js';
 import { DEFAULT_RETRY_POLICY, type RetryClock, type RetryPolicy } from './retry.js';
 import { resolveRequest, type ResolvedRequest } from './routes.js';
 import { encryptTaskInputs, taskOrganizations } from './task-inputs.js';
@@ -166,9 +167,9 @@ class ProxyHandler {
       case 'create-task':
         return this.#createTask(resolved.upstream, token, req, res);
       case 'results':
-        return this.#results(resolved.upstream, token, res, (page) => decryptResultPage(page, this.#parts.cryptor));
+        return this.#results(resolved.upstream, token, res, (page) => decryptResultPageLazy(page, this.#parts.cryptor));
       case 'result':
-        return this.#results(resolved.upstream, token, res, (item) => decryptResult(item, this.#parts.cryptor));
+        return this.#results(resolved.upstream, token, res, (item) => decryptResultLazy(item, this.#parts.cryptor));
       case 'blob-download':
         return this.#downloadBlob(resolved.upstream, token, res);
       case 'blob-upload':
@@ -211,9 +212,7 @@ class ProxyHandler {
     for (const { id, code } of undecrypted) {
       this.#parts.logger.warn({ resultId: id, code }, 'Result could not be decrypted; passing it on as stored');
     }
-    const payload = Buffer.from(JSON.stringify(body));
-    res.writeHead(answer.status, { ...responseHeaders(answer.headers, true), 'content-type': 'application/json', 'content-length': payload.length });
-    res.end(payload);
+    await writeJsonAnswer(res, answer.status, responseHeaders(answer.headers, true), body);
     return answer.status;
   }
 

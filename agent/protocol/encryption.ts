@@ -20,8 +20,8 @@ import {
 } from './encryption-streams.js';
 import { headerLength, openSharedKey, sealNewSharedKey, splitMessage, type SharedKeyHandling } from './hybrid.js';
 import { loadPrivateKey, loadPublicKeyString } from './keys.js';
-import { b64decode, b64encode, decodeUtf8 } from './python-codecs.js';
-import { isPythonJson } from './python-json.js';
+import { b64decode, b64encode, checkUtf8, decodeUtf8 } from './python-codecs.js';
+import { isPythonJson, isPythonJsonBytes } from './python-json.js';
 
 export interface DecryptStreamOptions {
   /**
@@ -71,7 +71,7 @@ export class RsaCryptor implements Cryptor {
 
   encryptBytesToStr(data: Uint8Array, recipientPublicKeyB64: string): string {
     const { cipher, header } = sealNewSharedKey(loadPublicKeyString(recipientPublicKeyB64));
-    return header + b64encode(Buffer.concat([cipher.update(data), cipher.final()]));
+    return header + b64encode(joinFinal(cipher.update(data), cipher.final()));
   }
 
   /**
@@ -84,7 +84,10 @@ export class RsaCryptor implements Cryptor {
     const [sealedKeyB64, ivB64, ciphertextB64] = splitMessage(message);
     const ciphertext = b64decode(ciphertextB64);
     const cipher = openSharedKey(this.#privateKey, sealedKeyB64, ivB64, 'checked');
-    const plaintext = Buffer.concat([cipher.update(ciphertext), cipher.final()]);
+    const plaintext = joinFinal(cipher.update(ciphertext), cipher.final());
+    // The JSON test runs on the bytes: a large result is neither decoded to a string nor parsed.
+    checkUtf8(plaintext, 'the decrypted message');
+    if (isPythonJsonBytes(plaintext)) return plaintext;
     const text = decodeUtf8(plaintext, 'the decrypted message');
     return isPythonJson(text) ? plaintext : b64decode(text);
   }
@@ -115,6 +118,11 @@ export class RsaCryptor implements Cryptor {
     const [sealedKeyB64, ivB64] = splitMessage(decodeUtf8(header, 'the message header'));
     return openSharedKey(this.#privateKey, sealedKeyB64, ivB64, handling);
   }
+}
+
+/** `update` + `final` without copying `update` when `final` is empty (always, for CTR). */
+function joinFinal(update: Buffer, final: Buffer): Buffer {
+  return final.length === 0 ? update : Buffer.concat([update, final]);
 }
 
 /** `DummyCryptor` (unencrypted collaborations): base64 only; public keys are ignored. */

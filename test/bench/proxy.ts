@@ -1,17 +1,24 @@
-// Proxy benchmark (issue 4 item 5): added latency of a small GET through the proxy against the
-// same GET straight to the dev server, a 50 MB encrypted result fetched and decrypted through the
-// proxy, and the AES-256-CTR throughput of agent/protocol against OpenSSL on the same data.
-import { execFileSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Proxy benchmark (issue 4 item 5). The proxy runs from the build (dist/) in a process of its own
+// (proxy-process.mjs), so its RSS and throughput are its own; the dev server and the client stay in
+// this process. Measured:
+// - the latency a small GET gains through the proxy (p50, p99, alternating with the direct GET);
+// - a 50 MB result in the string form (`GET /result/<id>`, `b64(ek)$b64(iv)$b64(ct)` inside JSON),
+//   which the proxy must decrypt whole, and the same 50 MB in the blob store form
+//   (`GET /blobstream/<uuid>`), which it decrypts as a stream: MB/s of plaintext and the growth of
+//   the proxy's RSS (peak during the fetch, VmHWM after clear_refs, minus VmRSS before). Each is
+//   measured in a fresh proxy process after one small warm-up request of the same kind;
+// - AES-256-CTR throughput of agent/protocol against OpenSSL on the same data.
+// V6_BENCH_PROXY_ARGS adds node options to the proxy process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { RsaCryptor } from '../../agent/protocol/encryption.js';
-import { startProxy } from '../../proxy/proxy.js';
 import { LiveTokens } from '../../queue/live-tokens.js';
 import { startDevServer } from '../dev-server/index.js';
 import { api, nodeToken } from '../dev-server/testkit.js';
@@ -19,14 +26,32 @@ import { UserClient } from '../dev-server/user-client.js';
 import { startRedis } from '../support/redis.js';
 
 const IMAGE = 'v6-test/algorithms:1';
+const MB = 1048576;
+const SIZE = 50 * MB;
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/crypto.json', import.meta.url), 'utf8')) as { key_pairs: { private_key_pem: string; public_key_str: string }[] };
 
-function get(url: string, token: string): Promise<{ status: number; bytes: number }> {
+interface Answer {
+  status: number;
+  bytes: number;
+  body?: Buffer;
+  sha256?: string;
+}
+
+/** A GET; the body is counted, and kept or hashed on request. */
+function get(url: string, token: string, keep: 'none' | 'body' | 'sha256' = 'none'): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
       let bytes = 0;
-      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      const chunks: Buffer[] = [];
+      const hash = keep === 'sha256' ? createHash('sha256') : undefined;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (keep === 'body') chunks.push(chunk);
+        hash?.update(chunk);
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, bytes, ...(keep === 'body' ? { body: Buffer.concat(chunks) } : {}), ...(hash ? { sha256: hash.digest('hex') } : {}) }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -35,15 +60,88 @@ function get(url: string, token: string): Promise<{ status: number; bytes: numbe
 }
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-const rssMb = (): number => process.memoryUsage.rss() / 1048576;
+
+interface ProxyProcess {
+  readonly url: string;
+  /** VmRSS now, MB. */
+  rssMb(): Promise<number>;
+  /** Resets the peak (VmHWM) to the current RSS. */
+  resetPeak(): Promise<void>;
+  /** VmHWM, MB. */
+  peakMb(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function startProxyProcess(settings: object): Promise<ProxyProcess> {
+  const extra = (process.env.V6_BENCH_PROXY_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child: ChildProcess = fork(fileURLToPath(new URL('./proxy-process.mjs', import.meta.url)), [], {
+    execArgv: extra,
+    env: { ...process.env, V6_BENCH_PROXY: JSON.stringify(settings) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`proxy process exited (${code}) before listening`)));
+  });
+  const status = async (field: string): Promise<number> => {
+    const text = await readFile(`/proc/${child.pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1]) / 1024;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    rssMb: () => status('VmRSS'),
+    resetPeak: () => writeFile(`/proc/${child.pid}/clear_refs`, '5'),
+    peakMb: () => status('VmHWM'),
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** One large fetch through a proxy process: time, and the proxy's RSS growth (peak minus before). */
+async function measureFetch(proxy: ProxyProcess, path: string, token: string, keep: 'body' | 'sha256'): Promise<{ answer: Answer; ms: number; growthMb: number; beforeMb: number }> {
+  const beforeMb = await proxy.rssMb();
+  let reset = true;
+  await proxy.resetPeak().catch(() => (reset = false));
+  let sampledPeak = beforeMb;
+  // Without clear_refs, VmRSS sampled every 10 ms stands in for the peak.
+  const sampler = reset ? undefined : setInterval(() => void proxy.rssMb().then((mb) => (sampledPeak = Math.max(sampledPeak, mb))), 10);
+  const t0 = performance.now();
+  const answer = await get(`${proxy.url}${path}`, token, keep);
+  const ms = performance.now() - t0;
+  if (sampler) clearInterval(sampler);
+  const peak = reset ? await proxy.peakMb() : sampledPeak;
+  return { answer, ms, growthMb: peak - beforeMb, beforeMb };
+}
+
+/** About `bytes` of JSON as an algorithm returns a data frame (`df.to_json(orient="records")`). */
+function jsonRecords(bytes: number): Buffer {
+  const rows: string[] = [];
+  let length = 2;
+  for (let i = 0; length < bytes; i++) {
+    const row = `{"id":${i},"organization":"org-${i % 7}","age":${(20 + ((i * 37) % 60) + (i % 10) / 10).toFixed(1)},"weight":${(50 + ((i * 13) % 50) + (i % 100) / 100).toFixed(2)},"smoker":${i % 3 === 0},"note":"row ${i} of the bench output"}`;
+    rows.push(row);
+    length += row.length + 1;
+  }
+  return Buffer.from(`[${rows.join(',')}]`);
+}
 
 export async function benchProxy(print: (l: string) => void = console.log): Promise<void> {
   const external = process.env.REDIS_URL;
   const redisServer = external ? undefined : await startRedis();
-  const redis = new Redis(external ?? redisServer!.url);
+  const redisUrl = external ?? redisServer!.url;
+  const redis = new Redis(redisUrl);
+  // Without the blob store, so the task's results are kept in the string form (with it, the dev
+  // server marks every task `blob_storage_used`); the blob form's blobs go into its store directly,
+  // and `GET blobstream/<uuid>` serves them as with the store enabled.
   const server = await startDevServer({ port: 0 });
   const alpha = vectors.key_pairs[0]!;
   const cryptor = RsaCryptor.fromPem(alpha.private_key_pem);
+  const proxies: ProxyProcess[] = [];
   try {
     // Organization 1's node in the encrypted collaboration 2 (node 3), a parent task and its live token.
     const nodeJwt = await nodeToken(server, 3);
@@ -55,64 +153,85 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
     const token = ((await api(server, 'POST', 'token/container', nodeJwt, { task_id: task.id, image: IMAGE })).body as { container_token: string }).container_token;
     const prefix = `bench-proxy-${Date.now().toString(36)}`;
     await new LiveTokens(redis, prefix).grant(run!.id, token);
-    const config = {
-      server_url: 'http://127.0.0.1',
-      port: server.port,
-      api_path: server.apiPath,
-      proxy: { url: 'http://127.0.0.1', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024 },
+    const settings = {
+      config: {
+        server_url: 'http://127.0.0.1',
+        port: server.port,
+        api_path: server.apiPath,
+        proxy: { url: 'http://127.0.0.1', port: 7654, listen_port: 7654, max_body_bytes: 10 * MB },
+      },
+      privateKeyPem: alpha.private_key_pem,
+      redisUrl,
+      prefix,
     };
-    const proxy = await startProxy({ config, logger: pino({ level: 'silent' }), cryptor, liveTokens: new LiveTokens(redis, prefix), host: '127.0.0.1', listenPort: 0 });
-    try {
-      // Latency: alternate direct and proxied so both see the same machine load.
-      const direct: number[] = [];
-      const proxied: number[] = [];
-      const n = 2000;
-      for (let i = 0; i < n + 100; i++) {
-        const t0 = performance.now();
-        await get(`${server.url}${server.apiPath}/task/${task.id}`, token);
-        const t1 = performance.now();
-        const answer = await get(`${proxy.url}/task/${task.id}`, token);
-        const t2 = performance.now();
-        if (answer.status !== 200) throw new Error(`proxied GET answered ${answer.status}`);
-        if (i >= 100) {
-          direct.push(t1 - t0);
-          proxied.push(t2 - t1);
-        }
-      }
-      direct.sort((a, b) => a - b);
-      proxied.sort((a, b) => a - b);
-      const added50 = pct(proxied, 50) - pct(direct, 50);
-      const added99 = pct(proxied, 99) - pct(direct, 99);
-      print(`proxy: GET /task/<id> x${n}, direct p50 ${pct(direct, 50).toFixed(3)} ms p99 ${pct(direct, 99).toFixed(3)} ms; through the proxy p50 ${pct(proxied, 50).toFixed(3)} ms p99 ${pct(proxied, 99).toFixed(3)} ms`);
-      print(`  added latency p50 ${added50.toFixed(3)} ms (target 1 ms: ${added50.toFixed(2)}x), p99 ${added99.toFixed(3)} ms`);
+    const started = async (): Promise<ProxyProcess> => {
+      const proxy = await startProxyProcess(settings);
+      proxies.push(proxy);
+      return proxy;
+    };
 
-      // 50 MB result, encrypted for organization 1, fetched through the proxy which decrypts it to base64.
-      const size = 50 * 1024 * 1024;
-      const plain = randomBytes(size);
-      const stored = cryptor.encryptBytesToStr(plain, alpha.public_key_str);
-      const patched = await api(server, 'PATCH', `run/${run!.id}`, nodeJwt, { result: stored });
-      if (patched.status !== 200) {
-        print(`  50 MB result: the dev server refused the PATCH (${patched.status}); not measured`);
-      } else {
-        global.gc?.();
-        const before = rssMb();
-        let peak = before;
-        const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 20);
-        const t0 = performance.now();
-        const answer = await get(`${proxy.url}/result/${run!.id}`, token);
-        const ms = performance.now() - t0;
-        clearInterval(sampler);
-        peak = Math.max(peak, rssMb());
-        const mbps = size / 1048576 / (ms / 1000);
-        print(`  50 MB result through the proxy: ${answer.status}, ${(answer.bytes / 1048576).toFixed(1)} MB body in ${ms.toFixed(0)} ms = ${mbps.toFixed(0)} MB/s of plaintext (target 300: ${(mbps / 300).toFixed(2)}x)`);
-        print(`  RSS growth during the fetch ${(peak - before).toFixed(0)} MB (target < 64 MB: ${((peak - before) / 64).toFixed(2)}x; proxy, dev server and client share this process)`);
+    // Latency: alternate direct and proxied so both see the same machine load.
+    const proxy = await started();
+    print(`proxy: the proxy in its own process from dist/, ${(await proxy.rssMb()).toFixed(0)} MB RSS when listening`);
+    const direct: number[] = [];
+    const proxied: number[] = [];
+    const n = 2000;
+    for (let i = 0; i < n + 100; i++) {
+      const t0 = performance.now();
+      await get(`${server.url}${server.apiPath}/task/${task.id}`, token);
+      const t1 = performance.now();
+      const answer = await get(`${proxy.url}/task/${task.id}`, token);
+      const t2 = performance.now();
+      if (answer.status !== 200) throw new Error(`proxied GET answered ${answer.status}`);
+      if (i >= 100) {
+        direct.push(t1 - t0);
+        proxied.push(t2 - t1);
       }
-    } finally {
-      await proxy.close();
+    }
+    direct.sort((a, b) => a - b);
+    proxied.sort((a, b) => a - b);
+    const added50 = pct(proxied, 50) - pct(direct, 50);
+    const added99 = pct(proxied, 99) - pct(direct, 99);
+    print(`proxy: GET /task/<id> x${n}, direct p50 ${pct(direct, 50).toFixed(3)} ms p99 ${pct(direct, 99).toFixed(3)} ms; through the proxy p50 ${pct(proxied, 50).toFixed(3)} ms p99 ${pct(proxied, 99).toFixed(3)} ms`);
+    print(`  added latency p50 ${added50.toFixed(3)} ms (target 1 ms: ${added50.toFixed(2)}x), p99 ${added99.toFixed(3)} ms`);
+    await proxy.close();
+
+    // (a) String form: the run's result, 50 MB of JSON encrypted for organization 1; the proxy
+    // answers with the result as base64 of the plaintext.
+    const json = jsonRecords(SIZE);
+    const stringProxy = await started();
+    const small = await api(server, 'PATCH', `run/${run!.id}`, nodeJwt, { result: cryptor.encryptBytesToStr(Buffer.from('{"warm": true}'), alpha.public_key_str) });
+    await get(`${stringProxy.url}/result/${run!.id}`, token);
+    const patched = await api(server, 'PATCH', `run/${run!.id}`, nodeJwt, { result: cryptor.encryptBytesToStr(json, alpha.public_key_str) });
+    if (small.status !== 200 || patched.status !== 200) {
+      print(`  50 MB result (string form): the dev server refused the PATCH (${patched.status}); not measured`);
+    } else {
+      const m = await measureFetch(stringProxy, `/result/${run!.id}`, token, 'body');
+      const result = (JSON.parse(m.answer.body!.toString()) as { result?: unknown }).result;
+      const decrypted = typeof result === 'string' && Buffer.from(result, 'base64').equals(json);
+      const mbps = json.length / MB / (m.ms / 1000);
+      print(
+        `  (a) string form, GET /result/<id> of ${(json.length / MB).toFixed(0)} MB JSON: ${m.answer.status}, ${(m.answer.bytes / MB).toFixed(1)} MB body${decrypted ? '' : ' NOT DECRYPTED'} in ${m.ms.toFixed(0)} ms = ${mbps.toFixed(0)} MB/s of plaintext (target 300: ${(mbps / 300).toFixed(2)}x)`,
+      );
+      print(`      proxy RSS growth ${m.growthMb.toFixed(0)} MB (from ${m.beforeMb.toFixed(0)} MB; target < 64 MB: ${(m.growthMb / 64).toFixed(2)}x; whole-result decryption, the format cannot stream)`);
+      await stringProxy.close();
     }
 
+    // (b) Blob store form: 50 MB stored encrypted for organization 1; the proxy decrypts the download as a stream.
+    const blob = randomBytes(SIZE);
+    const uuid = server.state.storeBlob(cryptor.encryptBlob(blob, alpha.public_key_str));
+    const warmUuid = server.state.storeBlob(cryptor.encryptBlob(randomBytes(1024), alpha.public_key_str));
+    const blobProxy = await started();
+    await get(`${blobProxy.url}/blobstream/${warmUuid}`, token);
+    const m = await measureFetch(blobProxy, `/blobstream/${uuid}`, token, 'sha256');
+    const decrypted = m.answer.sha256 === createHash('sha256').update(blob).digest('hex');
+    const mbps = SIZE / MB / (m.ms / 1000);
+    print(`  (b) blob form, GET /blobstream/<uuid> of 50 MB: ${m.answer.status}, ${(m.answer.bytes / MB).toFixed(1)} MB${decrypted ? '' : ' NOT DECRYPTED'} in ${m.ms.toFixed(0)} ms = ${mbps.toFixed(0)} MB/s of plaintext (target 300: ${(mbps / 300).toFixed(2)}x)`);
+    print(`      proxy RSS growth ${m.growthMb.toFixed(0)} MB (from ${m.beforeMb.toFixed(0)} MB; target < 64 MB: ${(m.growthMb / 64).toFixed(2)}x)`);
+    await blobProxy.close();
+
     // AES-256-CTR: the module's stream cipher path (Node crypto) vs openssl enc on the same 256 MB.
-    const data = randomBytes(256 * 1024 * 1024);
+    const data = randomBytes(256 * MB);
     const key = randomBytes(32);
     const iv = randomBytes(16);
     let t0 = performance.now();
@@ -122,13 +241,13 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
       stream.on('data', (chunk: Buffer) => (outBytes += chunk.length));
       stream.on('end', resolve);
       stream.on('error', reject);
-      for (let offset = 0; offset < data.length; offset += 1 << 20) stream.write(data.subarray(offset, offset + (1 << 20)));
+      for (let offset = 0; offset < data.length; offset += MB) stream.write(data.subarray(offset, offset + MB));
       stream.end();
     });
     const moduleMbps = 256 / ((performance.now() - t0) / 1000);
     t0 = performance.now();
     const c = createCipheriv('aes-256-ctr', key, iv);
-    for (let offset = 0; offset < data.length; offset += 1 << 20) c.update(data.subarray(offset, offset + (1 << 20)));
+    for (let offset = 0; offset < data.length; offset += MB) c.update(data.subarray(offset, offset + MB));
     c.final();
     const nodeMbps = 256 / ((performance.now() - t0) / 1000);
     const dir = await mkdtemp(join(tmpdir(), 'v6-aes-'));
@@ -145,6 +264,7 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
       await rm(dir, { recursive: true, force: true });
     }
   } finally {
+    for (const proxy of proxies) await proxy.close();
     redis.disconnect();
     await server.close();
     await redisServer?.close();
