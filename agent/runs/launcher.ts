@@ -1,3 +1,4 @@
+import type { V1Job } from '@kubernetes/client-node';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { AgentError, RunNotRunnableError, ServerResponseError } from '../errors.js';
 import { KubeSpecError } from '../kube/errors.js';
@@ -10,6 +11,7 @@ import { toServerDatetime } from '../protocol/datetime.js';
 import type { ServerRun } from '../server/types.js';
 import type { RunJobData } from '../../queue/run-queues.js';
 import type { RunContext } from './context.js';
+import { isJobFinished } from './capacity.js';
 import { decodeRunInput } from './run-input.js';
 
 /** How long launch workers hold back when the cap on live Jobs is reached, unless a Job finishes first. */
@@ -65,8 +67,12 @@ export class Launcher {
     const name = runObjectName(ctx.identity.nodeId, runId);
     const markers = await ctx.markers.read(runId);
     if (markers.killed) return;
-    if (ctx.informer.job(name)) {
+    const existing = ctx.informer.job(name);
+    if (existing) {
       logger.info({ job: name }, 'run has a Job already; adopting it');
+      // The attempt that created it may have failed before the Job's Secret: without it the pod
+      // waits for its volume forever.
+      if (!isJobFinished(existing) && !(await ctx.queues.hasPendingReport(runId))) await this.ensureSecret(run, existing);
       return;
     }
     if (await ctx.queues.hasPendingReport(runId)) return;
@@ -104,8 +110,49 @@ export class Launcher {
     const input = decodeRunInput(run, ctx.cryptor);
 
     await ctx.runs.patchRun(run.id, { started_at: toServerDatetime(ctx.now()) });
-    const token = await this.containerToken(run);
-    const objects = buildRunObjects({
+    const token = await this.runToken(run);
+    const objects = this.runObjects(run, token);
+    await ctx.files.prepare(run.id, task.job_id, input);
+    await ctx.files.saveToken(run.id, token);
+    await ctx.liveTokens.grant(run.id, token);
+    // Job first, then its Secret owned by it: the pod waits for the Secret's volume (the kubelet
+    // retries the mount), and the Secret can never outlive the Job. A Job that exists already
+    // (409: an earlier attempt got this far) is adopted, and its Secret made sure of.
+    const { job, created } = await ctx.objects.createJob(objects.job);
+    if (created) ctx.capacity.expect(name);
+    await ctx.markers.markLaunched(run.id);
+    await ctx.objects.createSecret(secretOwnedBy(objects.secret, job));
+
+    if ((await ctx.markers.read(run.id)).killed) {
+      logger.info('run was killed while its Job was being created; deleting it');
+      await ctx.objects.deleteRunObjects(name);
+    }
+    // Statuses from here on (initializing, active, …) are the run watcher's, from what the
+    // cluster says: a PATCH from here could overtake its newer one.
+  }
+
+  /** Creates the Secret of a run whose Job exists (409 if it does too), with the token the run was given. */
+  private async ensureSecret(run: ServerRun, job: V1Job): Promise<void> {
+    const { ctx } = this;
+    const token = await this.runToken(run);
+    await ctx.files.saveToken(run.id, token);
+    await ctx.liveTokens.grant(run.id, token);
+    await ctx.markers.markLaunched(run.id);
+    await ctx.objects.createSecret(secretOwnedBy(this.runObjects(run, token).secret, job));
+  }
+
+  /**
+   * The run's container token: the one an earlier attempt obtained (it may be in a Secret
+   * already, and a new grant would retire it), else a new one.
+   */
+  private async runToken(run: ServerRun): Promise<string> {
+    return (await this.ctx.files.savedToken(run.id)) ?? (await this.containerToken(run));
+  }
+
+  private runObjects(run: ServerRun, token: string): ReturnType<typeof buildRunObjects> {
+    const { ctx } = this;
+    const task = run.task;
+    return buildRunObjects({
       run: {
         id: run.id,
         taskId: task.id,
@@ -123,22 +170,6 @@ export class Launcher {
       token,
       config: ctx.config,
     });
-    await ctx.files.prepare(run.id, task.job_id, input);
-    await ctx.liveTokens.grant(run.id, token);
-    // Job first, then its Secret owned by it: the pod waits for the Secret's volume (the kubelet
-    // retries the mount), and the Secret can never outlive the Job. A Job that exists already
-    // (409: an earlier attempt got this far) is adopted, and its Secret made sure of.
-    const { job, created } = await ctx.objects.createJob(objects.job);
-    if (created) ctx.capacity.expect(name);
-    await ctx.markers.markLaunched(run.id);
-    await ctx.objects.createSecret(secretOwnedBy(objects.secret, job));
-
-    if ((await ctx.markers.read(run.id)).killed) {
-      logger.info('run was killed while its Job was being created; deleting it');
-      await ctx.objects.deleteRunObjects(name);
-    }
-    // Statuses from here on (initializing, active, …) are the run watcher's, from what the
-    // cluster says: a PATCH from here could overtake its newer one.
   }
 
   private async containerToken(run: ServerRun): Promise<string> {

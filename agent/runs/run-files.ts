@@ -15,6 +15,8 @@ export class OutputTooLargeError extends Error {
 }
 
 const LOG_FILE = 'log';
+/** The run's container token, readable by the agent only: a retried launch reuses it for the run's Secret. */
+const TOKEN_FILE = '.token';
 
 /** Who owns the files an algorithm must write: its `run_as_user` and `fs_group`. */
 export interface AlgorithmOwner {
@@ -75,6 +77,20 @@ export class RunFiles {
   async savedLog(runId: number): Promise<string | undefined> {
     try {
       return await readFile(join(agentRunFolder(this.mountPath, runId), LOG_FILE), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async saveToken(runId: number, token: string): Promise<void> {
+    await mkdir(agentRunFolder(this.mountPath, runId), { recursive: true, mode: 0o2775 });
+    await writeFile(join(agentRunFolder(this.mountPath, runId), TOKEN_FILE), token, { mode: 0o600 });
+  }
+
+  async savedToken(runId: number): Promise<string | undefined> {
+    try {
+      return await readFile(join(agentRunFolder(this.mountPath, runId), TOKEN_FILE), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
