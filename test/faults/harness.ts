@@ -3,11 +3,12 @@
 // many runs, and the end-state checks every scenario ends with: one terminal status per run at
 // the server, at most one Job per run, nothing of a finished run left, the agent healthy.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import type { Config } from '../../agent/config.js';
 import { LabelKey } from '../../agent/kube/names.js';
@@ -47,6 +48,15 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
+/** Where the agents' logs of a fault run are kept (they outlive the world): V6_FAULTS_LOGS or /tmp/v6-faults. */
+export const LOG_DIR = process.env.V6_FAULTS_LOGS ?? '/tmp/v6-faults';
+
+/** An in-process agent's logger: debug records to `<LOG_DIR>/<name>.log`. */
+export function fileLogger(name: string): Logger {
+  mkdirSync(LOG_DIR, { recursive: true });
+  return pino({ level: 'debug' }, pino.destination({ dest: join(LOG_DIR, `${name}.log`), sync: false }));
+}
+
 /** A config the agent and the proxy commands read: the world's, with ports of their own. */
 export async function writeConfigFile(world: World, config: Config, name: string): Promise<string> {
   const path = join(world.root, `${name}.yaml`);
@@ -61,14 +71,15 @@ export async function faultConfig(world: World, nodeId: number, overrides: Recor
 
 /**
  * `v6-node <command> --config <file>` as its own process, run through tsx from the sources
- * (no build needed), its log appended to `<world>/<name>.log`.
+ * (no build needed), its log appended to `<LOG_DIR>/<name>.log`.
  */
 export class CommandProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(world: World, command: 'start' | 'proxy', configPath: string, logName: string) {
-    const log = createWriteStream(join(world.root, `${logName}.log`), { flags: 'a' });
+    mkdirSync(LOG_DIR, { recursive: true });
+    const log = createWriteStream(join(LOG_DIR, `${logName}.log`), { flags: 'a' });
     this.child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli.ts', command, '--config', configPath], {
       cwd: repoRoot,
       env: { ...process.env, KUBECONFIG: world.cluster.kubeconfigPath },
@@ -190,13 +201,14 @@ export function endState(world: World, expected: ReadonlyMap<number, string>, jo
  * most one Job ever per run, no Job, Secret or run folder of the node left.
  */
 export async function assertEndState(t: ExecutionContext, world: World, config: Config, nodeId: number, state: EndState): Promise<void> {
+  for (const runId of state.lost) t.log(`lost run ${runId}: ${JSON.stringify(world.server.state.runs.get(runId))}`);
   t.deepEqual(state.lost, [], 'runs without a terminal status at the server');
   t.deepEqual(state.duplicated, [], 'runs with a second Job or a second accepted final status');
   t.deepEqual(state.wrongStatus, [], 'runs with another status than expected');
   let remaining: { objects: Awaited<ReturnType<typeof nodeObjects>>; folders: string[] } | undefined;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const objects = await nodeObjects(world, nodeId);
+    const objects = await runObjectsOf(world, nodeId);
     const folders = await runFolders(config);
     remaining = { objects, folders };
     if (objects.jobs.length + objects.secrets.length + folders.length === 0) break;
@@ -205,6 +217,13 @@ export async function assertEndState(t: ExecutionContext, world: World, config: 
   t.deepEqual(remaining?.objects.jobs.map((j) => j.metadata?.name) ?? [], [], 'Jobs left in the cluster');
   t.deepEqual(remaining?.objects.secrets.map((s) => s.metadata?.name) ?? [], [], 'Secrets left in the cluster');
   t.deepEqual(remaining?.folders ?? [], [], 'run folders left on the task volume');
+}
+
+/** The node's run Jobs and Secrets (not the agent's own objects, such as its isolation probe). */
+async function runObjectsOf(world: World, nodeId: number): Promise<Awaited<ReturnType<typeof nodeObjects>>> {
+  const objects = await nodeObjects(world, nodeId);
+  const ofRun = (o: { metadata?: { labels?: Record<string, string> } }): boolean => o.metadata?.labels?.[LabelKey.RunId] !== undefined;
+  return { jobs: objects.jobs.filter(ofRun), secrets: objects.secrets.filter(ofRun) };
 }
 
 /** The run folders on the node's task volume. */
