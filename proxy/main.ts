@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../agent/config.js';
 import { DummyCryptor, RsaCryptor, type Cryptor } from '../agent/protocol/encryption.js';
-import { EventLoopWatch, startHealthServer, type HealthServer } from '../agent/health-server.js';
+import { EventLoopWatch, startHealthServer } from '../agent/health-server.js';
 import { within } from '../agent/cluster/reachability.js';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { ProxyMetrics } from '../queue/metrics/proxy-metrics.js';
@@ -28,26 +28,10 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
   // Token checks fail fast while Redis is away (the algorithm gets a 503) instead of queueing up.
   const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: 1 });
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
-  const metrics = new ProxyMetrics();
-  let proxy: RunningProxy;
-  let health: HealthServer;
+  let served: ProxyProcess;
   try {
-    health = await startHealthServer({
-      port: config.metrics.proxy_port,
-      registry: metrics.registry,
-      liveness: new EventLoopWatch(),
-      logger,
-      // Ready while container tokens can be checked.
-      readiness: async () => ({ redisReachable: await within(redis.ping().then((a) => a === 'PONG', () => false), 3_000, false) }),
-    });
+    served = await serveProxy({ config, logger, cryptor, redis });
   } catch (error) {
-    redis.disconnect();
-    throw error;
-  }
-  try {
-    proxy = await startProxy({ config, logger, cryptor, liveTokens: new LiveTokens(redis, config.queue.prefix), metrics });
-  } catch (error) {
-    await health.close();
     redis.disconnect();
     throw error;
   }
@@ -60,13 +44,77 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
     (closing ??= (async () => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      await proxy.close();
-      await health.close();
+      await served.close();
       await redis.quit().catch(() => redis.disconnect());
     })());
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  return { url: proxy.url, port: proxy.port, metricsUrl: health.url, close };
+  return { url: served.url, port: served.port, metricsUrl: served.metricsUrl, close };
+}
+
+export interface ServeProxyOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly cryptor: Cryptor;
+  /** The live tokens' Redis; the caller closes it. */
+  readonly redis: Redis;
+  readonly host?: string;
+  /** Override config.proxy.listen_port and config.metrics.proxy_port (0: any free port). */
+  readonly listenPort?: number;
+  readonly metricsPort?: number;
+  readonly closeGraceMs?: number;
+  readonly defaultMetrics?: boolean;
+}
+
+/** The proxy with its metrics and probes on their own port; `close()` stops both (not Redis). */
+export async function serveProxy(options: ServeProxyOptions): Promise<ProxyProcess> {
+  const { config, logger, redis } = options;
+  const metrics = new ProxyMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const health = await startHealthServer({
+    port: options.metricsPort ?? config.metrics.proxy_port,
+    ...(options.host === undefined ? {} : { host: options.host }),
+    registry: metrics.registry,
+    liveness: new EventLoopWatch(),
+    logger,
+    // Ready while container tokens can be checked.
+    readiness: async () => ({
+      redisReachable: await within(
+        redis.ping().then(
+          (answer) => answer === 'PONG',
+          () => false,
+        ),
+        3_000,
+        false,
+      ),
+    }),
+  });
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy({
+      config,
+      logger,
+      cryptor: options.cryptor,
+      liveTokens: new LiveTokens(redis, config.queue.prefix),
+      metrics,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.listenPort === undefined ? {} : { listenPort: options.listenPort }),
+      ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
+    });
+  } catch (error) {
+    await health.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: proxy.url,
+    port: proxy.port,
+    metricsUrl: health.url,
+    close: () =>
+      (closing ??= (async () => {
+        await proxy.close();
+        await health.close();
+      })()),
+  };
 }
 
 /** The cryptor the node uses: RSA with the organization's private key, or base64 only. */

@@ -146,7 +146,7 @@ export class AgentMetrics implements NodeMetrics {
     this.connected.set(0);
     this.isolation = new Gauge({
       name: 'v6_node_isolation_enforced',
-      help: "The isolation probe's verdict: 1 when the cluster enforces the algorithm NetworkPolicies, 0 when it does not or the probe could not tell; absent before the first verdict or with the probe off",
+      help: "1 when the isolation probe confirmed that the cluster enforces the algorithm NetworkPolicies, else 0 (not enforced, not known yet, or not probed: see v6_node_isolation_state)",
       registers,
     });
     this.isolationState = new Gauge({
@@ -209,8 +209,7 @@ export class AgentMetrics implements NodeMetrics {
   setIsolationState(state: string): void {
     const known = (ISOLATION_STATES as readonly string[]).includes(state) ? state : 'unknown';
     for (const each of ISOLATION_STATES) this.isolationState.set({ state: each }, each === known ? 1 : 0);
-    if (known === 'pending' || known === 'not-probed') this.isolation.reset();
-    else this.isolation.set(known === 'enforced' ? 1 : 0);
+    this.isolation.set(known === 'enforced' ? 1 : 0);
   }
 
   /** The Prometheus text exposition of every metric. */
