@@ -13,6 +13,9 @@ process.once('SIGTERM', () => void stop(0));
 console.log(`vantage6 dev server: ${sandbox.serverUrl} (researcher-alpha / alpha-password)`);
 console.log(`simulated cluster:   KUBECONFIG=${sandbox.kubeconfigPath}`);
 for (const [nodeId, url] of sandbox.proxies) console.log(`proxy of node ${nodeId}:     ${url}`);
+for (const [nodeId, { agent, proxy }] of sandbox.metrics) {
+  console.log(`metrics of node ${nodeId}:   agent ${agent}/metrics (/livez, /readyz), proxy ${proxy}/metrics`);
+}
 let ok = false;
 try {
   const outcome = await sandbox.runDemo();

@@ -18,4 +18,10 @@ test('the sandbox demo computes the federated mean directly and through central 
   t.is(outcome.mean, 40);
   t.is(outcome.centralMean, 40);
   t.is(outcome.encryptedMean, 40);
+  // Every node's agent and proxy serve metrics; the agents counted the runs.
+  for (const [nodeId, urls] of sandbox.metrics) {
+    t.is((await fetch(`${urls.agent}/readyz`)).status, 200, `node ${nodeId} ready`);
+    t.regex(await (await fetch(`${urls.agent}/metrics`)).text(), /^v6_node_runs_finished_total\{status="completed"\} [1-9]/m, `node ${nodeId} agent`);
+    t.regex(await (await fetch(`${urls.proxy}/metrics`)).text(), /^v6_node_proxy_requests_in_flight 0$/m, `node ${nodeId} proxy`);
+  }
 });

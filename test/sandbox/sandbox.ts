@@ -4,13 +4,12 @@
 // central task whose algorithm creates the partial subtasks itself through its node's proxy.
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { NodeAgent } from '../../agent/node-agent.js';
+import { serveAgent } from '../../agent/serve.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DummyCryptor, RsaCryptor } from '../../agent/protocol/encryption.js';
 import { loadPrivateKey, publicKeyString } from '../../agent/protocol/keys.js';
-import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
-import { LiveTokens } from '../../queue/live-tokens.js';
+import { serveProxy } from '../../proxy/main.js';
 import { UserClient, plainInput, type RunJson } from '../dev-server/user-client.js';
 import { freePort } from '../support/ports.js';
 import { ALGORITHM_IMAGE, FEDERATED_IMAGE, startWorld } from '../support/world.js';
@@ -52,6 +51,8 @@ export interface Sandbox {
   readonly serverUrl: string;
   readonly kubeconfigPath: string;
   readonly proxies: ReadonlyMap<number, string>;
+  /** Per node: the agent's and the proxy's base URL of /metrics, /livez, /readyz. */
+  readonly metrics: ReadonlyMap<number, { agent: string; proxy: string }>;
   runDemo(): Promise<DemoOutcome>;
   /** Stops agents, proxies, cluster, server and Redis, in reverse start order. Idempotent. */
   close(): Promise<void>;
@@ -82,6 +83,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       keyFiles.set(org, path);
     }
     const proxies = new Map<number, string>();
+    const metrics = new Map<number, { agent: string; proxy: string }>();
     for (const nodeId of NODES) {
       const proxyPort = await freePort();
       const org = world.server.fixtures.nodes.find((n) => n.id === nodeId)!.organization_id;
@@ -93,24 +95,28 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
       const redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1 });
       closers.unshift(() => void redis.disconnect());
-      const proxy: RunningProxy = await startProxy({
+      const proxy = await serveProxy({
         config,
         logger: logger.child({ component: 'proxy', nodeId }),
         cryptor: encrypted ? RsaCryptor.fromPem(keys.get(org)!) : new DummyCryptor(),
-        liveTokens: new LiveTokens(redis, config.queue.prefix),
+        redis,
         host: '127.0.0.1',
+        metricsPort: 0,
         closeGraceMs: 1000,
       });
       closers.unshift(() => proxy.close());
       proxies.set(nodeId, proxy.url);
 
-      const agent = await NodeAgent.start({
+      const agent = await serveAgent({
         config,
         logger: logger.child({ component: 'agent', nodeId }),
         kubeConfig: world.kubeConfig,
         timings: { reconnectDelayMs: 200 },
+        metricsPort: 0,
+        metricsHost: '127.0.0.1',
       });
       closers.unshift(() => agent.close());
+      metrics.set(nodeId, { agent: agent.health.url, proxy: proxy.metricsUrl });
     }
 
     const serverUrl = `${world.server.url}${world.server.apiPath}`;
@@ -118,6 +124,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       serverUrl,
       kubeconfigPath: world.cluster.kubeconfigPath,
       proxies,
+      metrics,
       runDemo: () => runDemo(serverUrl, print, new RsaCryptor(loadPrivateKey(keys.get(1)!))),
       close,
     };
