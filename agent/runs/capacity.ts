@@ -1,5 +1,6 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { RunInformer } from '../cluster/run-informer.js';
+import { runIdOf } from '../kube/names.js';
 
 /** Whether a Job has finished (a `Complete` or `Failed` condition). */
 export function isJobFinished(job: V1Job): boolean {
@@ -38,6 +39,8 @@ export class JobCapacity {
   alive(): number {
     const alive = new Set<string>();
     for (const job of this.informer.allJobs()) {
+      // Only runs count: the isolation probe's Job is the node's own, not an algorithm's.
+      if (runIdOf(job.metadata?.labels) === undefined) continue;
       const name = job.metadata?.name ?? '';
       this.expected.delete(name);
       if (!isJobFinished(job)) alive.add(name);
