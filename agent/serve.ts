@@ -55,15 +55,8 @@ export async function serveAgent(options: ServeAgentOptions): Promise<ServedAgen
   };
 }
 
-/** The isolation probe's state (agent/isolation/, when the agent has it) into the isolation gauges. */
+/** The isolation probe's state (agent/isolation/) into the isolation gauges, now and on every verdict. */
 function wireIsolation(agent: NodeAgent, metrics: AgentMetrics): void {
-  const isolation = (agent as { isolation?: IsolationSource }).isolation;
-  if (!isolation) return;
-  metrics.setIsolationState(isolation.status().verdict);
-  isolation.onVerdict((status) => metrics.setIsolationState(status.verdict));
-}
-
-interface IsolationSource {
-  status(): { verdict: string };
-  onVerdict(listener: (status: { verdict: string }) => void): unknown;
+  metrics.setIsolationState(agent.isolation.status().verdict);
+  agent.isolation.onVerdict((status) => metrics.setIsolationState(status.verdict));
 }

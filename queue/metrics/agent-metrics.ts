@@ -5,6 +5,7 @@
  * run id.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { IsolationState } from '../../agent/isolation/verdict.js';
 import type { JobCapacity } from '../../agent/runs/capacity.js';
 import type { NodeMetrics } from '../../agent/node-agent.js';
 import { isRunStatus, hasRunFinished, RunStatus } from '../../agent/protocol/run-status.js';
@@ -21,8 +22,11 @@ export const REPORT_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 /** The statuses a finished run can have: the label values of `v6_node_runs_finished_total`. */
 const FINAL_STATUSES = Object.values(RunStatus).filter((status) => hasRunFinished(status));
 
-/** agent/isolation/verdict.ts `IsolationState`, as label values. */
-export const ISOLATION_STATES = ['enforced', 'not-enforced', 'proxy-unreachable', 'unknown', 'pending', 'not-probed'] as const;
+/** agent/isolation/verdict.ts `IsolationState`, as label values (the type check keeps the two in step). */
+export const ISOLATION_STATES = ['enforced', 'not-enforced', 'proxy-unreachable', 'unknown', 'pending', 'not-probed'] as const satisfies readonly IsolationState[];
+type AllStatesListed = Exclude<IsolationState, (typeof ISOLATION_STATES)[number]> extends never ? true : never;
+const allStatesListed: AllStatesListed = true;
+void allStatesListed;
 
 export interface AgentMetricsOptions {
   /** Node process metrics (`process_*`, `nodejs_*`); default true. Off in tests that make many registries. */
@@ -206,7 +210,7 @@ export class AgentMetrics implements NodeMetrics {
   }
 
   /** The isolation probe's state (agent/isolation/ `IsolationState`): feeds both isolation gauges. */
-  setIsolationState(state: string): void {
+  setIsolationState(state: IsolationState): void {
     const known = (ISOLATION_STATES as readonly string[]).includes(state) ? state : 'unknown';
     for (const each of ISOLATION_STATES) this.isolationState.set({ state: each }, each === known ? 1 : 0);
     this.isolation.set(known === 'enforced' ? 1 : 0);
