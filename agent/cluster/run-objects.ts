@@ -51,19 +51,19 @@ export class RunObjects {
 
   /**
    * Creates the Job; when one exists under its name (a retried create, or a create whose answer
-   * was lost) that one is returned with `created: false`.
+   * was lost) that one is returned.
    */
-  async createJob(job: V1Job): Promise<{ job: V1Job; created: boolean }> {
+  async createJob(job: V1Job): Promise<V1Job> {
     const name = job.metadata?.name ?? '';
     return this.call('create', 'Job', async () => {
       try {
         const created = await this.batch.createNamespacedJob({ namespace: this.namespace, body: job });
         this.logger.info({ job: name }, 'Created Job');
-        return { job: created, created: true };
+        return created;
       } catch (error) {
         if (apiStatus(error) !== 409) throw error;
         this.logger.info({ job: name }, 'Job exists already; adopting it');
-        return { job: await this.batch.readNamespacedJob({ name, namespace: this.namespace }), created: false };
+        return this.batch.readNamespacedJob({ name, namespace: this.namespace });
       }
     });
   }

@@ -12,8 +12,10 @@ const EXPECTATION_TTL_MS = 5 * 60_000;
 
 /**
  * The cap on this node's Jobs alive in the cluster (`queue.max_active_jobs`). It counts what the
- * informer sees plus the Jobs created but not yet seen ("expectations", as Kubernetes
- * controllers keep them), so a lagging cache never lets the agent overshoot the cap.
+ * informer sees plus the Jobs about to be created or created but not yet seen ("expectations",
+ * as Kubernetes controllers keep them). A launch reserves its slot before it creates anything,
+ * in the same synchronous step as the check, so neither a lagging cache nor concurrent launches
+ * can overshoot the cap.
  */
 export class JobCapacity {
   private readonly expected = new Map<string, number>();
@@ -24,10 +26,16 @@ export class JobCapacity {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Records a Job the agent just created. */
-  expect(name: string): void {
-    if (this.informer.job(name)) return; // seen already: the informer counts it
+  /** Takes a slot for the Job `name` if one is free; false when the cap is reached. */
+  reserve(name: string): boolean {
+    if (this.alive() >= this.max) return false;
     this.expected.set(name, this.now() + EXPECTATION_TTL_MS);
+    return true;
+  }
+
+  /** Gives back a reserved slot whose Job was not created. */
+  release(name: string): void {
+    this.expected.delete(name);
   }
 
   /** The informer has seen the Job (created or already deleted): the expectation is met. */
@@ -50,9 +58,5 @@ export class JobCapacity {
       else alive.add(name);
     }
     return alive.size;
-  }
-
-  available(): boolean {
-    return this.alive() < this.max;
   }
 }

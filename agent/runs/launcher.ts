@@ -87,7 +87,7 @@ export class Launcher {
       await ctx.queues.holdLaunches(ISOLATION_RECHECK_MS);
       throw Worker.RateLimitError();
     }
-    if (!ctx.capacity.available()) {
+    if (!ctx.capacity.reserve(name)) {
       logger.debug({ max: ctx.capacity.max }, 'cap on live Jobs reached; holding launches');
       await ctx.queues.holdLaunches(CAPACITY_RECHECK_MS);
       throw Worker.RateLimitError();
@@ -95,6 +95,7 @@ export class Launcher {
     try {
       await this.start(run, name, logger);
     } catch (error) {
+      ctx.capacity.release(name);
       const rejection = asRejection(error);
       if (!rejection) throw error;
       logger.warn({ status: rejection.status, reason: rejection.message }, 'run cannot run');
@@ -118,8 +119,7 @@ export class Launcher {
     // Job first, then its Secret owned by it: the pod waits for the Secret's volume (the kubelet
     // retries the mount), and the Secret can never outlive the Job. A Job that exists already
     // (409: an earlier attempt got this far) is adopted, and its Secret made sure of.
-    const { job, created } = await ctx.objects.createJob(objects.job);
-    if (created) ctx.capacity.expect(name);
+    const job = await ctx.objects.createJob(objects.job);
     await ctx.markers.markLaunched(run.id);
     await ctx.objects.createSecret(secretOwnedBy(objects.secret, job));
 
