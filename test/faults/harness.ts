@@ -51,10 +51,10 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** Where the agents' logs of a fault run are kept (they outlive the world): V6_FAULTS_LOGS or /tmp/v6-faults. */
 export const LOG_DIR = process.env.V6_FAULTS_LOGS ?? '/tmp/v6-faults';
 
-/** An in-process agent's logger: debug records to `<LOG_DIR>/<name>.log`. */
+/** An in-process agent's logger: debug records to `<LOG_DIR>/<name>-<test pid>.log`. */
 export function fileLogger(name: string): Logger {
   mkdirSync(LOG_DIR, { recursive: true });
-  return pino({ level: 'debug' }, pino.destination({ dest: join(LOG_DIR, `${name}.log`), sync: false }));
+  return pino({ level: 'debug' }, pino.destination({ dest: join(LOG_DIR, `${name}-${process.pid}.log`), sync: false }));
 }
 
 /** A config the agent and the proxy commands read: the world's, with ports of their own. */
@@ -71,7 +71,7 @@ export async function faultConfig(world: World, nodeId: number, overrides: Recor
 
 /**
  * `v6-node <command> --config <file>` as its own process, run through tsx from the sources
- * (no build needed), its log appended to `<LOG_DIR>/<name>.log`.
+ * (no build needed), its log appended to `<LOG_DIR>/<name>-<test pid>.log`.
  */
 export class CommandProcess {
   readonly child: ChildProcess;
@@ -79,7 +79,7 @@ export class CommandProcess {
 
   constructor(world: World, command: 'start' | 'proxy', configPath: string, logName: string) {
     mkdirSync(LOG_DIR, { recursive: true });
-    const log = createWriteStream(join(LOG_DIR, `${logName}.log`), { flags: 'a' });
+    const log = createWriteStream(join(LOG_DIR, `${logName}-${process.pid}.log`), { flags: 'a' });
     this.child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli.ts', command, '--config', configPath], {
       cwd: repoRoot,
       env: { ...process.env, KUBECONFIG: world.cluster.kubeconfigPath },
