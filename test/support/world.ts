@@ -17,6 +17,8 @@ export const ALGORITHM_IMAGE = 'v6-test/algorithms:1';
 export const ALGORITHM_IMAGES = [ALGORITHM_IMAGE, 'v6-test/algorithms:2', 'other-registry.example/evil:1'];
 /** The federated test image: central_average and partial_average in one image, as vantage6 algorithms ship. */
 export const FEDERATED_IMAGE = 'v6-test/federated:1';
+/** Calls the node's proxy over and over and counts its answers (the fault suite's proxy scenario). */
+export const PROXY_CALLER_IMAGE = 'v6-test/proxy-caller:1';
 /** The agent's own image as the isolation probe uses it: `node` on the PATH (agent/isolation/probe-spec.ts). */
 export const PROBE_IMAGE = 'v6-test/node-agent:1';
 export const NAMESPACE = 'vantage6-tasks';
@@ -47,6 +49,7 @@ async function algorithmImages(root: string): Promise<Record<string, { command: 
   return {
     ...Object.fromEntries(ALGORITHM_IMAGES.map((image) => [image, main])),
     [FEDERATED_IMAGE]: { command: [node, join(dir, 'federated.mjs')] },
+    [PROXY_CALLER_IMAGE]: { command: [node, join(dir, 'proxy-caller.mjs')] },
     [PROBE_IMAGE]: { command: [], env: { PATH: `${dir}:/usr/bin:/bin` } },
   };
 }
