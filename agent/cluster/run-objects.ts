@@ -68,6 +68,18 @@ export class RunObjects {
     });
   }
 
+  /** The Job of this name as the API server has it now, or undefined. */
+  async getJob(name: string): Promise<V1Job | undefined> {
+    return this.call('get', 'Job', async () => {
+      try {
+        return await this.batch.readNamespacedJob({ name, namespace: this.namespace });
+      } catch (error) {
+        if (apiStatus(error) === 404) return undefined;
+        throw error;
+      }
+    });
+  }
+
   /** Deletes the run's Job (its pods with it) and Secret; objects already gone are fine. */
   async deleteRunObjects(name: string): Promise<void> {
     await this.call('delete', 'Job', async () => {

@@ -67,7 +67,9 @@ export class Launcher {
     const name = runObjectName(ctx.identity.nodeId, runId);
     const markers = await ctx.markers.read(runId);
     if (markers.killed) return;
-    const existing = ctx.informer.job(name);
+    // The informer's cache is enough to find a Job; to conclude that a Job the node created is
+    // gone it is not (a dropped watch leaves it stale), so that is asked of the API server.
+    const existing = ctx.informer.job(name) ?? (markers.launched ? await ctx.objects.getJob(name) : undefined);
     if (existing) {
       logger.info({ job: name }, 'run has a Job already; adopting it');
       // The attempt that created it may have failed before the Job's Secret: without it the pod
