@@ -91,6 +91,11 @@ export class RunQueues {
     };
     this.launch = new Queue<RunJobData>('launch', queueOptions);
     this.report = new Queue<ReportJobData>('report', queueOptions);
+    // Without a listener BullMQ writes every failed reconnect to stderr with console.error while
+    // Redis is down; the connection reconnects by itself and readiness reports the outage.
+    for (const queue of [this.launch, this.report]) {
+      queue.on('error', (error) => this.logger.debug({ queue: queue.name, err: error.message }, 'queue connection error'));
+    }
   }
 
   /** Resolves once both queues reach Redis. */
