@@ -11,7 +11,7 @@ export interface RedisServer {
   readonly dir: string;
   /** Stops the server (SIGTERM, so an append-only file is flushed). */
   stop(): Promise<void>;
-  /** Starts the server again on the same port and data dir (after stop or a crash). */
+  /** Starts the server again on the same port and data dir (after stop or a crash); nothing if it runs. */
   start(): Promise<void>;
   /** Kills the server without letting it save anything. */
   kill(): Promise<void>;
@@ -30,7 +30,11 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   const dir = await mkdtemp(join(tmpdir(), 'v6-redis-'));
   let child: ChildProcess | undefined;
 
+  const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async (): Promise<void> => {
+    // Idempotent: a second redis-server on the port would fail to bind while the first one,
+    // no longer referenced, outlived close() and kept the test process alive.
+    if (running()) return;
     const proc = spawn(
       'redis-server',
       [
