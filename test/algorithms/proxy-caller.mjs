@@ -27,8 +27,12 @@ const methods = {
         }
       } catch (error) {
         // No connection (refused, reset while the proxy stops): the algorithm may try again.
-        counts.retryable += 1;
-        if (!(error instanceof TypeError)) throw error;
+        // A 2xx body that is not JSON is a wrong answer, not a reason to stop calling.
+        if (error instanceof TypeError) counts.retryable += 1;
+        else if (error instanceof SyntaxError) {
+          counts.wrong += 1;
+          if (counts.wrongAnswers.length < 5) counts.wrongAnswers.push(`not JSON: ${error.message}`);
+        } else throw error;
       }
       await sleep(interval_ms);
     }
