@@ -101,7 +101,21 @@ test('bad runs end once with a status that says why; a foreign run and an unknow
   await researcher.kill(unknown.id);
 
   world.server.faults.set({ garbageJsonRate: 0.1 });
-  await createRuns(world, researcher, ORG, [
+  // The garbage answers hit the researcher too; a garbled request never reaches a handler, so
+  // creating the task again is safe.
+  const create = async (organizationId: number, specs: Parameters<typeof createRuns>[3]): Promise<void> => {
+    for (const spec of specs) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await createRuns(world, researcher, organizationId, [spec], expected);
+          break;
+        } catch (error) {
+          if (!(error instanceof SyntaxError) || attempt >= 20) throw error;
+        }
+      }
+    }
+  };
+  await create(ORG, [
     { input: { input: Buffer.from('this is not JSON').toString('base64'), name: 'not json' }, expect: 'failed' },
     { input: { method: 'echo', kwargs: {}, image: 'Not A Valid//Image::Name', name: 'bad image' }, expect: 'non-existing Docker image' },
     { input: { method: 'big_output', kwargs: { bytes: 5_000 }, name: 'big output' }, expect: 'failed' },
@@ -109,10 +123,10 @@ test('bad runs end once with a status that says why; a foreign run and an unknow
       input: { method: random.next() < 0.5 ? 'echo' : 'sleep', kwargs: { seconds: 0.5, i }, name: 'good' },
       expect: 'completed',
     })),
-  ], expected);
-  await createRuns(world, researcher, ORG, [
+  ]);
+  await create(ORG, [
     { input: { input: 'this is no ciphertext', collaborationId: 2, name: 'undecryptable' }, expect: 'failed' },
-  ], expected);
+  ]);
   await sleep(scale(4_000, 20_000));
   world.server.faults.clear();
   const faultEnd = Date.now();
