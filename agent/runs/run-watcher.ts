@@ -3,6 +3,7 @@ import { describe } from '../errors.js';
 import { ALGORITHM_CONTAINER, LabelKey, runObjectName } from '../kube/names.js';
 import { observedRunStatus } from '../kube/observed-status.js';
 import { RunStatus } from '../protocol/run-status.js';
+import { backoffDelay } from '../../queue/backoff.js';
 import { launchJobId, reportJobId } from '../../queue/run-queues.js';
 import type { RunContext, RunRef } from './context.js';
 
@@ -18,6 +19,9 @@ export class RunWatcher {
   private readonly following = new Map<string, AbortController>();
   private readonly looking = new Set<number>();
   private readonly dirty = new Set<number>();
+  /** Failed looks per run, and the timer of the look again; informer events alone may never come again. */
+  private readonly failures = new Map<number, number>();
+  private readonly retries = new Map<number, NodeJS.Timeout>();
   private closed = false;
 
   constructor(private readonly ctx: RunContext) {}
@@ -40,17 +44,38 @@ export class RunWatcher {
     try {
       do {
         this.dirty.delete(runId);
-        await this.reconcile(runId).catch((error: unknown) => {
-          this.ctx.logger.warn({ runId, err: describe(error) }, 'could not reconcile run state');
-        });
+        await this.reconcile(runId).then(
+          () => this.failures.delete(runId),
+          (error: unknown) => {
+            const failures = (this.failures.get(runId) ?? 0) + 1;
+            this.failures.set(runId, failures);
+            this.ctx.logger.warn({ runId, attempt: failures, err: describe(error) }, 'could not reconcile run state; looking again later');
+            this.lookAgainLater(runId, failures);
+          },
+        );
       } while (this.dirty.has(runId) && !this.closed);
     } finally {
       this.looking.delete(runId);
     }
   }
 
+  /**
+   * A failed look (Redis or the server away) is tried again with backoff: a finished Job sends no
+   * further event, so without it the run would never be reported.
+   */
+  private lookAgainLater(runId: number, failures: number): void {
+    if (this.closed || this.retries.has(runId)) return;
+    const timer = setTimeout(() => {
+      this.retries.delete(runId);
+      this.runChanged(runId);
+    }, backoffDelay(failures, 500, 30_000));
+    this.retries.set(runId, timer);
+  }
+
   close(): void {
     this.closed = true;
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
     for (const controller of this.following.values()) controller.abort();
     this.following.clear();
   }
