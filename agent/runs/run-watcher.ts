@@ -107,9 +107,10 @@ export class RunWatcher {
       return;
     }
     if (this.published.get(runId) !== observed.status) {
+      // Remembered only once the server has it, so a failed PATCH is sent again on the next look.
+      await ctx.runs.patchRun(runId, { status: observed.status });
       this.published.set(runId, observed.status);
       if (observed.status === RunStatus.Active) observeStart(ctx, job, pods);
-      await ctx.runs.patchRun(runId, { status: observed.status });
       ctx.events.statusChanged(run, observed.status);
       ctx.logger.info({ runId, taskId: run.taskId, status: observed.status }, 'run status changed');
     }
@@ -124,17 +125,19 @@ export class RunWatcher {
   private async jobGone(runId: number): Promise<void> {
     const { ctx } = this;
     if (!this.published.has(runId)) return;
-    this.published.delete(runId);
     this.stopFollowing(runId);
     const markers = await ctx.markers.read(runId);
-    if (markers.killed || (await ctx.queues.report.getJobState(reportJobId(runId))) !== 'unknown') return;
-    const taskId = Number((await ctx.queues.launch.getJob(launchJobId(runId)))?.data.taskId ?? 0);
-    await ctx.queues.enqueueReport({
-      runId,
-      taskId,
-      status: RunStatus.UnknownError,
-      reason: 'The run\'s Job was deleted from the cluster by something other than this node.',
-    });
+    if (!markers.killed && (await ctx.queues.report.getJobState(reportJobId(runId))) === 'unknown') {
+      const taskId = Number((await ctx.queues.launch.getJob(launchJobId(runId)))?.data.taskId ?? 0);
+      await ctx.queues.enqueueReport({
+        runId,
+        taskId,
+        status: RunStatus.UnknownError,
+        reason: 'The run\'s Job was deleted from the cluster by something other than this node.',
+      });
+    }
+    // Forgotten only now: if a step above failed, the next look must still know the run.
+    this.published.delete(runId);
   }
 
   private follow(run: RunRef, pods: readonly V1Pod[]): void {
