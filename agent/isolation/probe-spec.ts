@@ -5,6 +5,7 @@ import type { V1Affinity, V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config.js';
 import { LabelKey, nodeLabels, ROLE_ALGORITHM } from '../kube/names.js';
 import { SCRATCH_MOUNT } from '../kube/paths.js';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../kube/hardening.js';
 import { ProbeExit } from './verdict.js';
 
 /** A TCP destination the probe connects to. */
@@ -128,12 +129,7 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
           enableServiceLinks: false,
           ...(k8s.task_volume.access_mode === 'ReadWriteOnce' && k8s.node_name !== undefined ? { affinity: pinnedTo(k8s.node_name) } : {}),
           ...(pullSecrets.length === 0 ? {} : { imagePullSecrets: pullSecrets.map((name) => ({ name })) }),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: k8s.run.run_as_user,
-            runAsGroup: k8s.run.run_as_group,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: restrictedPodSecurityContext(k8s.run),
           containers: [
             {
               name: PROBE_CONTAINER,
@@ -149,13 +145,7 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
               ],
               resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              securityContext: {
-                runAsNonRoot: true,
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [{ name: 'scratch', mountPath: SCRATCH_MOUNT }],
             },
           ],

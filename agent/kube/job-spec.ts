@@ -5,6 +5,7 @@ import type { V1Affinity, V1Job, V1ObjectMeta, V1ResourceRequirements, V1Secret,
 import type { Config, ImageOverride, ResourceRequirements } from '../config.js';
 import { matchesAllowedImage } from '../protocol/policy.js';
 import { algorithmEnv, type TaskDatabase } from './algorithm-env.js';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './hardening.js';
 import { OwnerUidMissingError } from './errors.js';
 import { ALGORITHM_CONTAINER, AnnotationKey, algorithmPodLabels, jobTmpFolderName, runFolderName, runLabels, runObjectName } from './names.js';
 import { SCRATCH_MOUNT, TEMPORARY_FOLDER, TOKEN_KEY, TOKEN_MOUNT, databaseMountPath, runDataPath } from './paths.js';
@@ -130,14 +131,8 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
             ? { affinity: pinnedTo(k8s.node_name) }
             : {}),
           ...(k8s.image_pull_secrets.length === 0 ? {} : { imagePullSecrets: k8s.image_pull_secrets.map((secretName) => ({ name: secretName })) }),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: k8s.run.run_as_user,
-            runAsGroup: k8s.run.run_as_group,
-            fsGroup: k8s.run.fs_group,
-            fsGroupChangePolicy: 'OnRootMismatch',
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          // fsGroup makes the task volume's files writable for the algorithm's user.
+          securityContext: { ...restrictedPodSecurityContext(k8s.run), fsGroup: k8s.run.fs_group, fsGroupChangePolicy: 'OnRootMismatch' },
           containers: [
             {
               name: ALGORITHM_CONTAINER,
@@ -146,13 +141,7 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
               env: algorithmEnv({ runId: run.id, databases: run.databases, config }),
               resources: runResources(k8s.run.resources, override),
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              securityContext: {
-                runAsNonRoot: true,
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [
                 { name: VolumeName.Tasks, mountPath: runDataPath(run.id), subPath: runFolderName(run.id) },
                 { name: VolumeName.Tasks, mountPath: TEMPORARY_FOLDER, subPath: jobTmpFolderName(run.jobId) },
