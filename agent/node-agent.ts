@@ -213,7 +213,7 @@ export class NodeAgent {
       const launcher = new Launcher(ctx, isolation);
       const reporter = new Reporter(ctx);
       queues.startWorkers(
-        { launch: (job) => launcher.process(job), report: (job) => reporter.process(job) },
+        { launch: (job, token) => launcher.process(job, token), report: (job) => reporter.process(job) },
         { launch: config.queue.concurrency, report: config.queue.concurrency },
       );
       const intake = new Intake(runs, queues, logger.child({ subsystem: 'intake' }));
@@ -238,7 +238,6 @@ export class NodeAgent {
       });
       closers.unshift(() => socket.close());
       isolation.onVerdict((status) => {
-        if (status.allowsLaunches) void queues.releaseLaunches();
         if (config.share_config && socket.connected) socket.emit('node_info_update', nodeInfo(config, status.verdict));
       });
       const resync = setInterval(() => {

@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job, type ConnectionOptions } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { backoffDelay } from './backoff.js';
 
@@ -27,7 +27,8 @@ export interface RunQueuesOptions {
 }
 
 export interface Processors {
-  launch(job: Job<RunJobData>): Promise<void>;
+  /** `token` is the worker's lock token, which `deferLaunch` needs. */
+  launch(job: Job<RunJobData>, token: string | undefined): Promise<void>;
   report(job: Job<ReportJobData>): Promise<void>;
 }
 
@@ -134,14 +135,15 @@ export class RunQueues {
     }
   }
 
-  /** Holds back every launch worker for `ms` (the cap on live Jobs is reached). */
-  async holdLaunches(ms: number): Promise<void> {
-    await this.launch.rateLimit(ms);
-  }
-
-  /** Lets launch workers go on at once (a Job finished, a slot is free). */
-  async releaseLaunches(): Promise<void> {
-    await this.launch.removeRateLimitKey();
+  /**
+   * Puts a launch back for `ms` without counting an attempt (the cap on live Jobs is reached, or
+   * isolation is not confirmed); the processor throws the returned error. Only this run waits:
+   * holding the whole queue instead would starve the launches that repair a run already in the
+   * cluster, which is what frees the cap.
+   */
+  async deferLaunch(job: Job<RunJobData>, token: string | undefined, ms: number): Promise<Error> {
+    await job.moveToDelayed(Date.now() + ms, token);
+    return new DelayedError();
   }
 
   startWorkers(processors: Processors, concurrency: { launch: number; report: number }): void {
@@ -157,7 +159,7 @@ export class RunQueues {
       lockDuration: LOCK_DURATION_MS,
       stalledInterval: LOCK_DURATION_MS,
     };
-    const launch = new Worker<RunJobData>('launch', (job) => processors.launch(job), {
+    const launch = new Worker<RunJobData>('launch', (job, token) => processors.launch(job, token), {
       ...common,
       concurrency: concurrency.launch,
     });

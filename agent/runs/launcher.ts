@@ -1,5 +1,5 @@
 import type { V1Job } from '@kubernetes/client-node';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { AgentError, RunNotRunnableError, ServerResponseError } from '../errors.js';
 import { KubeSpecError } from '../kube/errors.js';
 import { buildRunObjects, secretOwnedBy } from '../kube/job-spec.js';
@@ -14,13 +14,9 @@ import type { RunContext } from './context.js';
 import { isJobFinished } from './capacity.js';
 import { decodeRunInput } from './run-input.js';
 
-/** How long launch workers hold back when the cap on live Jobs is reached, unless a Job finishes first. */
+/** How long a run waits before it looks again for a free slot under the cap on live Jobs. */
 const CAPACITY_RECHECK_MS = 2_000;
-/**
- * How long launch workers hold back while isolation is not confirmed. Short: a worker waiting out
- * its rate limit does not wake when the key is removed (BullMQ keeps the wait locally), so this
- * bounds how late held runs start after a verdict that allows them.
- */
+/** How long a run waits before it looks again whether isolation is confirmed: how late it starts after that. */
 const ISOLATION_RECHECK_MS = 5_000;
 
 /** Whether runs may be launched now (agent/isolation/monitor.ts), and where a held launch is logged. */
@@ -41,11 +37,27 @@ export class Launcher {
     private readonly gate?: LaunchGate,
   ) {}
 
-  async process(job: Job<RunJobData>): Promise<void> {
+  async process(job: Job<RunJobData>, token?: string): Promise<void> {
     const { runId, taskId } = job.data;
-    const logger = this.ctx.logger.child({ runId, taskId });
+    const { ctx } = this;
+    const logger = ctx.logger.child({ runId, taskId });
+    const name = runObjectName(ctx.identity.nodeId, runId);
+    // A run that would need a new Job waits, from what is in memory and before any call, while
+    // launches are held; only this run waits (the queue job is deferred, not an attempt), so
+    // launches that repair runs already in the cluster go on.
+    if (!ctx.informer.job(name)) {
+      if (this.gate && !this.gate.allowsLaunches()) {
+        this.gate.launchRefused({ runId, taskId });
+        throw await ctx.queues.deferLaunch(job, token, ISOLATION_RECHECK_MS);
+      }
+      if (!ctx.capacity.reserve(name)) {
+        logger.debug({ max: ctx.capacity.max }, 'cap on live Jobs reached; the run waits');
+        throw await ctx.queues.deferLaunch(job, token, CAPACITY_RECHECK_MS);
+      }
+    }
+    let created = false;
     try {
-      await this.launch(runId, logger);
+      created = await this.launch(runId, name, logger);
     } catch (error) {
       if (error instanceof ServerResponseError && error.status === 404) {
         logger.warn('the server does not know this run (any more); dropping it');
@@ -53,20 +65,23 @@ export class Launcher {
       }
       if (error instanceof AgentError && !error.retryable) throw new UnrecoverableError(error.message);
       throw error;
+    } finally {
+      // A slot reserved for a Job that was not created goes back (a created one the informer counts).
+      if (!created) ctx.capacity.release(name);
     }
-    this.ctx.metrics.queueWait?.((Date.now() - job.timestamp) / 1000);
+    ctx.metrics.queueWait?.((Date.now() - job.timestamp) / 1000);
   }
 
-  private async launch(runId: number, logger: RunContext['logger']): Promise<void> {
+  /** Reconciles the run; true when it created the run's Job. */
+  private async launch(runId: number, name: string, logger: RunContext['logger']): Promise<boolean> {
     const { ctx } = this;
     const run = await ctx.runs.run(runId);
     if (run.finished_at !== null) {
       logger.info({ status: run.status }, 'run is finished at the server; nothing to launch');
-      return;
+      return false;
     }
-    const name = runObjectName(ctx.identity.nodeId, runId);
     const markers = await ctx.markers.read(runId);
-    if (markers.killed) return;
+    if (markers.killed) return false;
     // The informer's cache is enough to find a Job; to conclude that a Job the node created is
     // gone it is not (a dropped watch leaves it stale), so that is asked of the API server.
     const existing = ctx.informer.job(name) ?? (markers.launched ? await ctx.objects.getJob(name) : undefined);
@@ -75,33 +90,22 @@ export class Launcher {
       // The attempt that created it may have failed before the Job's Secret: without it the pod
       // waits for its volume forever.
       if (!isJobFinished(existing) && !(await ctx.queues.hasPendingReport(runId))) await this.ensureSecret(run, existing);
-      return;
+      return false;
     }
-    if (await ctx.queues.hasPendingReport(runId)) return;
+    if (await ctx.queues.hasPendingReport(runId)) return false;
     if (markers.launched) {
       await this.reject(run, RunStatus.UnknownError, 'The run\'s Job disappeared from the cluster before the node read its result.');
-      return;
-    }
-    if (this.gate && !this.gate.allowsLaunches()) {
-      // The run stays queued (a rate-limited job is not an attempt) and is looked at again after
-      // the hold; the refusal is logged at most once a minute.
-      this.gate.launchRefused({ runId, taskId: run.task.id });
-      await ctx.queues.holdLaunches(ISOLATION_RECHECK_MS);
-      throw Worker.RateLimitError();
-    }
-    if (!ctx.capacity.reserve(name)) {
-      logger.debug({ max: ctx.capacity.max }, 'cap on live Jobs reached; holding launches');
-      await ctx.queues.holdLaunches(CAPACITY_RECHECK_MS);
-      throw Worker.RateLimitError();
+      return false;
     }
     try {
       await this.start(run, name, logger);
+      return true;
     } catch (error) {
-      ctx.capacity.release(name);
       const rejection = asRejection(error);
       if (!rejection) throw error;
       logger.warn({ status: rejection.status, reason: rejection.message }, 'run cannot run');
       await this.reject(run, rejection.status, rejection.message);
+      return false;
     }
   }
 

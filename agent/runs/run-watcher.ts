@@ -102,7 +102,6 @@ export class RunWatcher {
       if (added === 'added') {
         ctx.logger.info({ runId, taskId: run.taskId, status: observed.status, reason: observed.reason }, 'run finished');
         observeDurations(ctx, job, pods);
-        await ctx.queues.releaseLaunches();
       }
       return;
     }
