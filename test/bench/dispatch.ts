@@ -87,6 +87,9 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
         queue: { prefix: `bench-${Date.now().toString(36)}`, concurrency, max_active_jobs: maxActiveJobs },
         proxy: { url: 'http://127.0.0.1', port: 7654 },
         share_algorithm_logs: false,
+        // The isolation probe is not what this measures (the simulated cluster enforces no
+        // NetworkPolicy, so it would hold every launch).
+        isolation: { probe: false },
         logging: { level: 'warn' },
       }),
       {},
