@@ -13,9 +13,6 @@ export interface Closeable {
   close(): Promise<void> | void;
 }
 
-/** Reads a container's log for `GET pods/{name}/log`; undefined when there is none (yet). */
-export type PodLogReader = (namespace: string, pod: string, container: string | undefined) => Promise<string | undefined>;
-
 /**
  * Streams a container's log for `GET pods/{name}/log?follow=…&tailLines=…&sinceTime=…&timestamps=…`.
  * Throws the ApiError to answer with: 404 for a missing pod, 400 when the container must be named
@@ -25,7 +22,6 @@ export type PodLogStreamer = (namespace: string, pod: string, container: string 
 
 /** A started controller; one of them (the kubelet) may serve pod logs. */
 export interface Controller extends Closeable {
-  readPodLog?: PodLogReader;
   streamPodLog?: PodLogStreamer;
 }
 
@@ -65,7 +61,6 @@ export function defaultControllers(store: Store, options: ControllerOptions): Co
     new TtlAfterFinishedController(store, onError),
     {
       close: () => kubelet.close(),
-      readPodLog: (namespace, pod, container) => kubelet.readPodLog(namespace, pod, container),
       streamPodLog: (namespace, pod, container, logOptions) => kubelet.logs(namespace, pod, container, logOptions),
     },
   ];
