@@ -6,7 +6,7 @@ import { RunQueues } from '../queue/run-queues.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { clusterReachability, within } from './cluster/reachability.js';
 import { RunObjects } from './cluster/run-objects.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
 import { IsolationMonitor } from './isolation/monitor.js';
 import { IsolationProbe } from './isolation/probe.js';
@@ -21,7 +21,7 @@ import { Killer } from './runs/killer.js';
 import { Launcher } from './runs/launcher.js';
 import { RunMarkers } from './runs/markers.js';
 import { Reporter } from './runs/reporter.js';
-import { RunFiles } from './runs/run-files.js';
+import { currentIdentity, RunFiles, runFolderAccessProblems } from './runs/run-files.js';
 import { RunWatcher } from './runs/run-watcher.js';
 import { ServerClient, serverEndpoints, type NodeIdentity } from './server/client.js';
 import { RunsApi } from './server/runs-api.js';
@@ -108,6 +108,8 @@ export class NodeAgent {
     const { config, logger } = options;
     const timings = options.timings ?? {};
     const metrics = options.metrics ?? {};
+    const access = runFolderAccessProblems(config.kubernetes.run, currentIdentity());
+    if (access.length > 0) throw new ConfigError("the agent's user and group", access);
     const closers: Array<() => Promise<void> | void> = [];
     const endpoints = serverEndpoints(config.server_url, config.port, config.api_path);
     const client = new ServerClient({
@@ -184,10 +186,7 @@ export class NodeAgent {
         queues,
         markers: new RunMarkers(redis, config.queue.prefix),
         liveTokens: new LiveTokens(redis, config.queue.prefix),
-        files: new RunFiles(config.kubernetes.task_volume.mount_path, {
-          uid: config.kubernetes.run.run_as_user,
-          gid: config.kubernetes.run.fs_group,
-        }),
+        files: new RunFiles(config.kubernetes.task_volume.mount_path, config.kubernetes.run.fs_group),
         capacity,
         cryptor,
         events,

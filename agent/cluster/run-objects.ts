@@ -100,10 +100,11 @@ export class RunObjects {
   }
 
   /** The whole log of a pod's container, or undefined when the pod is gone. */
-  async readLog(podName: string, container: string): Promise<string | undefined> {
+  /** A container's log, at most its first `limitBytes`. */
+  async readLog(podName: string, container: string, limitBytes: number): Promise<string | undefined> {
     return this.call('get', 'pods/log', async () => {
       try {
-        return await this.core.readNamespacedPodLog({ name: podName, namespace: this.namespace, container });
+        return await this.core.readNamespacedPodLog({ name: podName, namespace: this.namespace, container, limitBytes: Math.floor(limitBytes) });
       } catch (error) {
         if (apiStatus(error) === 404 || apiStatus(error) === 400) return undefined;
         throw error;

@@ -57,10 +57,16 @@ export function runFolderName(runId: number): string {
   return `task-${id('run id', runId).padStart(9, '0')}`;
 }
 
+/** The parent of the jobs' temporary folders on the task volume. */
+export const TMP_ROOT_FOLDER = 'tmp';
+
 /** The job's temporary folder on the task volume, shared by the runs of one job (vantage6 4.x). */
 export function jobTmpFolderName(jobId: number): string {
-  return `tmp/job-${id('job id', jobId)}`;
+  return `${TMP_ROOT_FOLDER}/job-${id('job id', jobId)}`;
 }
+
+/** The agent's own folder on the task volume (tokens, collected logs): no pod mounts it. */
+export const AGENT_PRIVATE_FOLDER = '.v6-node';
 
 /** The labels that pick out every object this node's agent manages. */
 export function nodeLabels(nodeId: number): Record<string, string> {

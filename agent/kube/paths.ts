@@ -1,7 +1,7 @@
 // Where things are: inside an algorithm pod (the vantage6 4.x container contract) and on the
 // agent's own mount of the task volume. Pure path arithmetic; the agent creates the folders.
 import { posix } from 'node:path';
-import { jobTmpFolderName, runFolderName } from './names.js';
+import { AGENT_PRIVATE_FOLDER, TMP_ROOT_FOLDER, jobTmpFolderName, runFolderName } from './names.js';
 
 /** Root of the run folders inside the pod; only the run's own folder is mounted below it. */
 export const DATA_ROOT = '/mnt/data';
@@ -51,4 +51,19 @@ export function agentRunFolder(taskVolumeMountPath: string, runId: number): stri
 /** The job's temporary folder as the agent sees it; the agent creates it before the Job. */
 export function agentJobTmpFolder(taskVolumeMountPath: string, jobId: number): string {
   return posix.join(taskVolumeMountPath, jobTmpFolderName(jobId));
+}
+
+/** The parent of the jobs' temporary folders, as the agent sees it. */
+export function agentTmpRoot(taskVolumeMountPath: string): string {
+  return posix.join(taskVolumeMountPath, TMP_ROOT_FOLDER);
+}
+
+/** The agent's own folder on the task volume. */
+export function agentPrivateRoot(taskVolumeMountPath: string): string {
+  return posix.join(taskVolumeMountPath, AGENT_PRIVATE_FOLDER);
+}
+
+/** The agent's own files of one run (its token, the collected log): `.v6-node/task-XXXXXXXXX`. */
+export function agentPrivateRunFolder(taskVolumeMountPath: string, runId: number): string {
+  return posix.join(agentPrivateRoot(taskVolumeMountPath), runFolderName(runId));
 }

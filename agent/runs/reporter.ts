@@ -5,7 +5,8 @@ import { toServerDatetime } from '../protocol/datetime.js';
 import { RunStatus } from '../protocol/run-status.js';
 import type { ReportJobData } from '../../queue/run-queues.js';
 import type { RunContext } from './context.js';
-import { OutputTooLargeError } from './run-files.js';
+import { RunFileRefusedError } from './hostile-files.js';
+import { MAX_LOG_BYTES, OutputTooLargeError } from './run-files.js';
 import type { ServerRun } from '../server/types.js';
 
 /** What vantage6 puts in the run log when the node does not share algorithm logs (spec A6). */
@@ -55,7 +56,8 @@ export class Reporter {
       try {
         output = await ctx.files.readOutput(data.runId, ctx.config.results.max_output_bytes);
       } catch (error) {
-        if (!(error instanceof OutputTooLargeError)) throw error;
+        if (!(error instanceof OutputTooLargeError || error instanceof RunFileRefusedError)) throw error;
+        logger.warn({ err: error }, 'Refused the run\'s output');
         status = RunStatus.Failed;
         reason = `The result was not sent: ${error.message}.`;
       }
@@ -88,7 +90,7 @@ export class Reporter {
     const pods = this.ctx.informer.podsOfRun(runId);
     const logs: string[] = [];
     for (const pod of pods) {
-      const text = await this.ctx.objects.readLog(pod.metadata?.name ?? '', ALGORITHM_CONTAINER);
+      const text = await this.ctx.objects.readLog(pod.metadata?.name ?? '', ALGORITHM_CONTAINER, MAX_LOG_BYTES / pods.length);
       if (text) logs.push(text);
     }
     const log = logs.join('\n');

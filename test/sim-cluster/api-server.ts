@@ -318,6 +318,19 @@ export class ApiServer {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.on('close', () => stream.destroy());
     stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    const limit = query.get('limitBytes');
+    if (limit === null) {
+      stream.pipe(res);
+      return;
+    }
+    // As the kubelet: the first limitBytes bytes, then the answer ends (mid-line if need be).
+    let left = Number(limit);
+    stream.on('data', (chunk: Buffer | string) => {
+      const bytes = Buffer.from(chunk);
+      res.write(bytes.subarray(0, left));
+      left -= Math.min(left, bytes.length);
+      if (left === 0) stream.destroy();
+    });
+    stream.on('close', () => res.end());
   }
 }
