@@ -1,7 +1,9 @@
 // A test algorithm image: `{"method": …, "kwargs": {…}}` in, a JSON result out, like an algorithm
 // wrapped by the upstream vantage6 algorithm tools. Methods cover what the node must handle.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { env, readCsvDatabase, serve } from './contract.mjs';
 
 const methods = {
@@ -22,6 +24,37 @@ const methods = {
     console.log(`sleeping ${seconds} s`);
     await sleep(seconds * 1000);
     return { slept: seconds };
+  },
+  /** Sleeps, then ends well without touching its output (whatever is there is what the node reads). */
+  async idle({ seconds }) {
+    console.log(`idling ${seconds} s`);
+    await sleep(seconds * 1000);
+    process.exit(0);
+  },
+  /**
+   * An attacker: puts something of `kind` in place of its output (or its log) pointing at
+   * `target`, and ends well, leaving it for the node to read. When its run folder does not let it,
+   * the output says what it was refused.
+   */
+  plant({ kind, target }) {
+    const output = env('OUTPUT_FILE');
+    const plants = {
+      symlink: () => symlinkSync(target, output),
+      hardlink: () => linkSync(target, output),
+      directory: () => mkdirSync(output),
+      fifo: () => execFileSync('mkfifo', [output]),
+    };
+    try {
+      if (kind === 'log') symlinkSync(target, join(dirname(output), 'log'));
+      else {
+        rmSync(output, { force: true });
+        plants[kind]();
+      }
+    } catch (error) {
+      return { planted: false, code: error.code ?? String(error) };
+    }
+    console.log(`planted a ${kind} to ${target}`);
+    process.exit(0);
   },
   big_output({ bytes }) {
     writeFileSync(env('OUTPUT_FILE'), 'x'.repeat(bytes));

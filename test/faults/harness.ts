@@ -11,7 +11,8 @@ import type { ExecutionContext } from 'ava';
 import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import type { Config } from '../../agent/config.js';
-import { LabelKey } from '../../agent/kube/names.js';
+import { AGENT_PRIVATE_FOLDER, LabelKey } from '../../agent/kube/names.js';
+import { agentPrivateRoot } from '../../agent/kube/paths.js';
 import type { UserClient } from '../dev-server/user-client.js';
 import type { World } from '../support/world.js';
 import { freePort } from '../support/ports.js';
@@ -69,6 +70,18 @@ export async function faultConfig(world: World, nodeId: number, overrides: Recor
   return world.config(nodeId, { metrics: { port: await freePort() }, ...overrides });
 }
 
+/** What an agent or proxy of a test may allocate (RLIMIT_DATA): ten times what they need. */
+const MEMORY_LIMIT_BYTES = 4 * 1024 ** 3;
+
+export interface CommandOptions {
+  /** Run as this user and group, with no supplementary groups (as a pod's runAsUser/runAsGroup). */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /** Added to the test process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Instead of the world's (which only root may read). */
+  readonly kubeconfigPath?: string;
+}
+
 /**
  * `v6-node <command> --config <file>` as its own process, run through tsx from the sources
  * (no build needed), its log appended to `<LOG_DIR>/<name>-<test pid>.log`.
@@ -77,12 +90,16 @@ export class CommandProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(world: World, command: 'start' | 'proxy', configPath: string, logName: string) {
+  constructor(world: World, command: 'start' | 'proxy', configPath: string, logName: string, options: CommandOptions = {}) {
     mkdirSync(LOG_DIR, { recursive: true });
     const log = createWriteStream(join(LOG_DIR, `${logName}-${process.pid}.log`), { flags: 'a' });
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli.ts', command, '--config', configPath], {
+    // Killed with the test process whatever ends it (a timeout skips the after hooks), and kept
+    // from taking the machine's memory should a defect make it read without bound.
+    const user = options.user === undefined ? [] : [`--reuid=${options.user.uid}`, `--regid=${options.user.gid}`, '--clear-groups'];
+    const node = [process.execPath, '--import', 'tsx', 'agent/cli.ts', command, '--config', configPath];
+    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', ...user, '--', 'prlimit', `--data=${MEMORY_LIMIT_BYTES}`, '--', ...node], {
       cwd: repoRoot,
-      env: { ...process.env, KUBECONFIG: world.cluster.kubeconfigPath },
+      env: { ...process.env, KUBECONFIG: options.kubeconfigPath ?? world.cluster.kubeconfigPath, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.pipe(log, { end: false });
@@ -226,9 +243,11 @@ async function runObjectsOf(world: World, nodeId: number): Promise<Awaited<Retur
   return { jobs: objects.jobs.filter(ofRun), secrets: objects.secrets.filter(ofRun) };
 }
 
-/** The run folders on the node's task volume. */
+/** The run folders on the node's task volume, and the agent's own folders of runs. */
 export async function runFolders(config: Config): Promise<string[]> {
-  return (await readdir(config.kubernetes.task_volume.mount_path)).filter((entry) => /^task-\d+$/.test(entry));
+  const root = config.kubernetes.task_volume.mount_path;
+  const own = await readdir(agentPrivateRoot(root)).catch(() => []);
+  return [...(await readdir(root)), ...own.map((entry) => `${AGENT_PRIVATE_FOLDER}/${entry}`)].filter((entry) => /(^|\/)task-\d+$/.test(entry));
 }
 
 /** The agent is healthy: a new run after the faults completes, once, promptly. */
