@@ -2,8 +2,9 @@
  * Which proxy route an algorithm's request takes (spec A10) and where it goes upstream. Pure.
  *
  * The upstream is always `<server base>/<path>?<query>` of the configured server: absolute-form
- * targets, `//host` paths and `.`/`..` segments (also percent-encoded) are refused, so the proxy
- * cannot be made to call anything else (no open relay).
+ * targets, `//host` paths, backslashes, and `.`/`..` segments and `/` or `\` inside a segment in
+ * any percent-encoding (`%2F`, `%252F`, …) are refused, so neither the proxy nor a front end that
+ * decodes paths once more (nginx, a Java servlet's `..;`) can be made to call anything else.
  */
 import { ProxyError } from './errors.js';
 
@@ -35,8 +36,11 @@ export function resolveRequest(method: string, target: string, serverBase: strin
   const path = queryAt < 0 ? target : target.slice(0, queryAt);
   const search = queryAt < 0 ? '' : target.slice(queryAt);
   const segments = path.slice(1).split('/');
-  if (segments.some((segment) => isDotSegment(segment)) || path.includes('\\')) {
-    throw new ProxyError('V6_PROXY_BAD_REQUEST', 'Paths with . or .. segments, malformed percent-encoding or backslashes are not accepted');
+  if (segments.some((segment) => !isPlainSegment(segment))) {
+    throw new ProxyError(
+      'V6_PROXY_BAD_REQUEST',
+      'Paths with . or .. segments, encoded slashes or backslashes, or malformed percent-encoding are not accepted',
+    );
   }
   const route = routeOf(method, segments, new URLSearchParams(search));
   return { route, path, upstream: upstreamUrl(serverBase, path, search) };
@@ -70,14 +74,25 @@ function upstreamUrl(serverBase: string, path: string, search: string): URL {
   return url;
 }
 
-function isDotSegment(segment: string): boolean {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(segment);
-  } catch {
-    return true;
+/** How often a segment is decoded to look for what a later decoder would find. */
+const DECODINGS = 4;
+
+/**
+ * A segment that means itself however often it is decoded: never `.` or `..` (nor `..;…`, which
+ * servlet containers read as `..`), never holding `/` or `\`, and well-formed percent-encoding.
+ */
+function isPlainSegment(segment: string): boolean {
+  let decoded = segment;
+  for (let round = 0; round <= DECODINGS; round += 1) {
+    if (/[/\\]/.test(decoded) || /^\.\.?(;.*)?$/.test(decoded)) return false;
+    if (!decoded.includes('%')) return true;
+    try {
+      decoded = decodeURIComponent(decoded);
+    } catch {
+      return false;
+    }
   }
-  return decoded === '.' || decoded === '..';
+  return false;
 }
 
 function noRoute(method: string, segments: string[]): ProxyError {
