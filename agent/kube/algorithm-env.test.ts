@@ -1,7 +1,7 @@
 import test from 'ava';
 import { stringify } from 'yaml';
 import { parseConfig, type Config } from '../config.js';
-import { decodeEnvValue } from '../protocol/env.js';
+import { decodeEnvValue, encodeEnvValue } from '../protocol/env.js';
 import { algorithmEnv, algorithmEnvValues, databaseUriInPod, type AlgorithmEnvInput } from './algorithm-env.js';
 import { AlgorithmEnvError, type KubeSpecErrorCode } from './errors.js';
 
@@ -22,9 +22,18 @@ function config(extra: Record<string, unknown> = {}): Config {
   ).config;
 }
 
-/** The env as name → decoded value, the way an algorithm reads it. */
+const SECRET = 'v6-node-1-run-1';
+
+/** The env as name → decoded value, the way an algorithm reads it (references resolved from the Secret). */
 function decoded(input: AlgorithmEnvInput): Record<string, string> {
-  return Object.fromEntries(algorithmEnv(input).map((v) => [v.name, decodeEnvValue(v.value!)]));
+  const { env, secretData } = algorithmEnv(input, SECRET);
+  const valueOf = (v: (typeof env)[number]): string => {
+    const ref = v.valueFrom?.secretKeyRef;
+    if (ref === undefined) return v.value!;
+    if (ref.name !== SECRET) throw new Error(`${v.name} refers to another Secret: ${ref.name}`);
+    return Buffer.from(secretData[ref.key]!, 'base64').toString('utf8');
+  };
+  return Object.fromEntries(env.map((v) => [v.name, decodeEnvValue(valueOf(v))]));
 }
 
 test('the full contract, in the Docker node order, every value encoded', (t) => {
@@ -33,7 +42,7 @@ test('the full contract, in the Docker node order, every value encoded', (t) => 
     databases: [{ label: 'default', parameters: '{"query":"SELECT 1","sheet_name":"Sheet1","preprocessing":[{"function":"select_rows","parameters":{"query":"age>50"}}]}' }],
     config: config(),
   };
-  const env = algorithmEnv(input);
+  const { env } = algorithmEnv(input, SECRET);
   t.deepEqual(
     env.map((v) => v.name),
     [
@@ -126,9 +135,23 @@ const failures: Array<[string, Partial<AlgorithmEnvInput>, KubeSpecErrorCode, Re
 ];
 for (const [title, override, code, message] of failures) {
   test(`fails the run: ${title}`, (t) => {
-    const error = t.throws(() => algorithmEnv({ runId: 1, databases: [], config: config(), ...override }), { instanceOf: AlgorithmEnvError });
+    const error = t.throws(() => algorithmEnv({ runId: 1, databases: [], config: config(), ...override }, SECRET), { instanceOf: AlgorithmEnvError });
     t.is(error.code, code);
     t.is(error.runStatus, 'failed');
     t.regex(error.message, message);
   });
 }
+
+test('configured values (databases[].env, algorithm_env) are references into the run\'s Secret, never literal in the spec', (t) => {
+  const input = { runId: 1, databases: [], config: config({ algorithm_env: { API_TOKEN: 's3cr3t-token', PORT: 9999 } }) };
+  const { env, secretData } = algorithmEnv(input, SECRET);
+  const byName = Object.fromEntries(env.map((v) => [v.name, v]));
+  for (const name of ['OMOP_DB_PARAM_USER', 'OMOP_DB_PARAM_PORT', 'API_TOKEN', 'PORT']) {
+    t.is(byName[name]?.value, undefined, name);
+    t.deepEqual(byName[name]?.valueFrom, { secretKeyRef: { name: SECRET, key: `env.${name}` } }, name);
+  }
+  t.truthy(byName['INPUT_FILE']?.value, 'the contract\'s own variables stay literal');
+  t.deepEqual(Object.keys(secretData).sort(), ['env.API_TOKEN', 'env.OMOP_DB_PARAM_PORT', 'env.OMOP_DB_PARAM_USER', 'env.PORT']);
+  t.false(JSON.stringify(env).includes(encodeEnvValue('s3cr3t-token')));
+  t.like(decoded(input), { API_TOKEN: 's3cr3t-token', OMOP_DB_PARAM_USER: 'reader', PORT: '9999' });
+});

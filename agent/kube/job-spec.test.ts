@@ -4,7 +4,7 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { stringify } from 'yaml';
 import { parseConfig, type Config } from '../config.js';
-import { decodeEnvValue } from '../protocol/env.js';
+import { decodeEnvValue, encodeEnvValue } from '../protocol/env.js';
 import { AlgorithmEnvError, OwnerUidMissingError } from './errors.js';
 import { buildRunObjects, imageOverrideFor, secretOwnedBy, type RunSpecInput } from './job-spec.js';
 
@@ -128,6 +128,23 @@ test('the Secret holds the container token', (t) => {
   const { secret } = buildRunObjects(input());
   t.is(Buffer.from(secret.data!.token!, 'base64').toString('utf8'), 'eyJhbGciOiJIUzI1NiJ9.container.token');
   t.like(secret, { type: 'Opaque', immutable: true });
+});
+
+test('configured credentials stay out of the Job: the container refers to the run\'s Secret, which holds them', (t) => {
+  const secretConfig = config({
+    databases: [{ label: 'omop', type: 'sql', uri: 'postgresql://omop:5432/omop', env: { password: 'db-password-123' } }],
+    algorithm_env: { API_TOKEN: 'algorithm-token-456' },
+  });
+  const { job, secret } = buildRunObjects(input({ config: secretConfig }));
+  const spec = JSON.stringify(job);
+  for (const value of ['db-password-123', 'algorithm-token-456']) {
+    t.false(spec.includes(value) || spec.includes(encodeEnvValue(value)), `${value} is not in the Job`);
+  }
+  const env = Object.fromEntries(container(job).env!.map((v) => [v.name, v]));
+  t.deepEqual(env['OMOP_DB_PARAM_PASSWORD']!.valueFrom, { secretKeyRef: { name: 'v6-node-7-run-1234', key: 'env.OMOP_DB_PARAM_PASSWORD' } });
+  t.is(decodeEnvValue(Buffer.from(secret.data!['env.OMOP_DB_PARAM_PASSWORD']!, 'base64').toString('utf8')), 'db-password-123');
+  t.is(decodeEnvValue(Buffer.from(secret.data!['env.API_TOKEN']!, 'base64').toString('utf8')), 'algorithm-token-456');
+  t.notThrows(() => new Secret(secret as ConstructorParameters<typeof Secret>[0]).validate());
 });
 
 test('the env decodes to the contract', (t) => {

@@ -1,5 +1,6 @@
 // The Kubernetes objects of one run: a Job running the algorithm image under the Pod Security
-// Standards "restricted" profile, and a Secret holding its container token. Pure: run, node and
+// Standards "restricted" profile, and a Secret holding its container token and the configured
+// environment values (credentials stay out of the Job, which more may read). Pure: run, node and
 // config in, objects out; the agent creates them (Job first, then the Secret owned by it).
 import type { V1Affinity, V1Job, V1ObjectMeta, V1ResourceRequirements, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Config, ImageOverride, ResourceRequirements } from '../config.js';
@@ -103,6 +104,7 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
   };
   const metadata = (): V1ObjectMeta => ({ name, namespace: k8s.namespace, labels: runLabels(node.id, run) });
   const databases = databaseVolumes(config.databases);
+  const { env, secretData } = algorithmEnv({ runId: run.id, databases: run.databases, config }, name);
 
   const secret: V1Secret = {
     apiVersion: 'v1',
@@ -110,7 +112,7 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
     metadata: metadata(),
     type: 'Opaque',
     immutable: true,
-    data: { [TOKEN_KEY]: Buffer.from(input.token, 'utf8').toString('base64') },
+    data: { [TOKEN_KEY]: Buffer.from(input.token, 'utf8').toString('base64'), ...secretData },
   };
 
   const job: V1Job = {
@@ -138,7 +140,7 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
               name: ALGORITHM_CONTAINER,
               image: run.image,
               imagePullPolicy: config.policies.require_algorithm_pull ? 'Always' : 'IfNotPresent',
-              env: algorithmEnv({ runId: run.id, databases: run.databases, config }),
+              env,
               resources: runResources(k8s.run.resources, override),
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: restrictedContainerSecurityContext(),
