@@ -5,6 +5,7 @@ import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { clusterReachability, within } from './cluster/reachability.js';
+import { ProxyAddress } from './cluster/proxy-address.js';
 import { RunObjects } from './cluster/run-objects.js';
 import { ConfigError, type Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
@@ -176,6 +177,7 @@ export class NodeAgent {
           ),
       };
       const capacity = new JobCapacity(informer, config.queue.max_active_jobs);
+      const proxyAddress = new ProxyAddress(config.proxy.url);
       metrics.observe?.({ queues, capacity });
       const ctx: RunContext = {
         config,
@@ -187,6 +189,7 @@ export class NodeAgent {
         markers: new RunMarkers(redis, config.queue.prefix),
         liveTokens: new LiveTokens(redis, config.queue.prefix),
         files: new RunFiles(config.kubernetes.task_volume.mount_path, config.kubernetes.run.fs_group),
+        proxyAddress,
         capacity,
         cryptor,
         events,
@@ -205,7 +208,7 @@ export class NodeAgent {
         probe: (signal) => probe.run(signal),
         logger: logger.child({ subsystem: 'isolation' }),
       });
-      const probe = new IsolationProbe({ kubeConfig, nodeId: identity.nodeId, config, logger: logger.child({ subsystem: 'isolation' }) });
+      const probe = new IsolationProbe({ kubeConfig, nodeId: identity.nodeId, config, proxyAddress, logger: logger.child({ subsystem: 'isolation' }) });
       closers.unshift(() => isolation.close());
       isolation.start();
 

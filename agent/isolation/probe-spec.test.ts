@@ -24,7 +24,9 @@ function config(extra: Record<string, unknown> = {}): Config {
   ).config;
 }
 
-const TARGETS: ProbeTargets = { forbidden: { host: '10.43.0.1', port: 443 }, proxy: { host: 'v6-node.vantage6.svc.cluster.local', port: 7654 } };
+const TARGETS: ProbeTargets = { forbidden: { host: '10.43.0.1', port: 443 }, proxy: { host: '10.43.0.12', port: 7654 } };
+/** proxy.url as the agent resolved it. */
+const PROXY = 'http://10.43.0.12';
 
 test('the probe Job: deterministic name, the algorithm pod labels, and the hardening of a run pod', (t) => {
   const cfg = config();
@@ -38,6 +40,7 @@ test('the probe Job: deterministic name, the algorithm pod labels, and the harde
     run: { id: 1, taskId: 2, jobId: 3, parentId: null, image: 'x:1', databases: [] },
     node: { id: 7, organizationId: 1, collaborationId: 1, name: 'n' },
     token: 't',
+    proxyUrl: 'http://10.43.0.12',
     config: cfg,
   }).job;
   for (const key of ['vantage6.ai/role', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/component', 'vantage6.ai/node-id']) {
@@ -59,13 +62,14 @@ test('the probe Job: deterministic name, the algorithm pod labels, and the harde
   t.is(job.spec!.backoffLimit, 0);
 });
 
-test('targets: forbidden_url, else the API server of the kube config; the proxy as algorithms reach it', (t) => {
-  t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443'), TARGETS);
-  t.deepEqual(probeTargets(config(), 'https://[fd00::1]')?.forbidden, { host: 'fd00::1', port: 443 });
+test('targets: forbidden_url, else the API server of the kube config; the proxy at the address algorithms are given', (t) => {
+  t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443', PROXY), TARGETS);
+  t.deepEqual(probeTargets(config(), 'https://[fd00::1]', PROXY)?.forbidden, { host: 'fd00::1', port: 443 });
+  t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443', 'http://[fd00::12]')?.proxy, { host: 'fd00::12', port: 7654 });
   const withUrl = config({ isolation: { forbidden_url: 'http://v6.example.org' } });
-  t.deepEqual(probeTargets(withUrl, 'https://10.43.0.1:443')?.forbidden, { host: 'v6.example.org', port: 80 });
-  t.deepEqual(probeTargets(config({ isolation: { forbidden_url: 'tcp://db.internal:5432' } }), undefined)?.forbidden, { host: 'db.internal', port: 5432 });
-  t.is(probeTargets(config(), undefined), undefined);
+  t.deepEqual(probeTargets(withUrl, 'https://10.43.0.1:443', PROXY)?.forbidden, { host: 'v6.example.org', port: 80 });
+  t.deepEqual(probeTargets(config({ isolation: { forbidden_url: 'tcp://db.internal:5432' } }), undefined, PROXY)?.forbidden, { host: 'db.internal', port: 5432 });
+  t.is(probeTargets(config(), undefined, PROXY), undefined);
 });
 
 const SHOWN = { forbidden: '10.43.0.1:443', proxy: 'proxy:7654' };

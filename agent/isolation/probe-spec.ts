@@ -17,7 +17,7 @@ export interface ProbeTarget {
 export interface ProbeTargets {
   /** What algorithm pods must NOT reach. */
   readonly forbidden: ProbeTarget;
-  /** The proxy, as algorithms reach it (proxy.url and proxy.port). */
+  /** The proxy, as algorithms reach it (proxy.url resolved to an address, and proxy.port). */
   readonly proxy: ProbeTarget;
 }
 
@@ -45,12 +45,13 @@ export function describeTarget(target: ProbeTarget): string {
 
 /**
  * What the probe checks: `isolation.forbidden_url`, by default the Kubernetes API server the
- * agent itself talks to (in a pod, the `kubernetes` Service's ClusterIP); and the proxy.
+ * agent itself talks to (in a pod, the `kubernetes` Service's ClusterIP); and the proxy at the
+ * address algorithms are given (`proxyUrl`, resolved by the agent: algorithm pods have no DNS).
  */
-export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubernetesApiServer: string | undefined): ProbeTargets | undefined {
+export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubernetesApiServer: string | undefined, proxyUrl: string): ProbeTargets | undefined {
   const forbidden = config.isolation.forbidden_url ?? kubernetesApiServer;
   if (forbidden === undefined || !URL.canParse(forbidden)) return undefined;
-  return { forbidden: targetOf(forbidden), proxy: { host: targetOf(config.proxy.url).host, port: config.proxy.port } };
+  return { forbidden: targetOf(forbidden), proxy: { host: targetOf(proxyUrl).host, port: config.proxy.port } };
 }
 
 /**

@@ -5,6 +5,7 @@ import { BatchV1Api, CoreV1Api, makeInformer, type Informer, type KubeConfig, ty
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { apiMessage, apiStatus } from '../cluster/api-errors.js';
+import type { ProxyAddress } from '../cluster/proxy-address.js';
 import { describe } from '../errors.js';
 import { LabelKey } from '../kube/names.js';
 import { buildProbeJob, describeTarget, PROBE_DEADLINE_SECONDS, PROBE_LABEL, probeJobName, probeTargets } from './probe-spec.js';
@@ -14,6 +15,8 @@ export interface IsolationProbeOptions {
   readonly kubeConfig: KubeConfig;
   readonly nodeId: number;
   readonly config: Pick<Config, 'kubernetes' | 'isolation' | 'proxy'>;
+  /** The proxy by address, as algorithms get it. */
+  readonly proxyAddress: Pick<ProxyAddress, 'url'>;
   readonly logger: Logger;
   /** Delay before a failed watch is listed and watched again. */
   readonly restartDelayMs?: number;
@@ -43,12 +46,12 @@ export class IsolationProbe {
     if (image === undefined) {
       return { verdict: 'unknown', reason: 'isolation.image is not set: the probe needs an image with node on its PATH (the Helm chart sets the agent\'s own image)' };
     }
-    const targets = probeTargets(config, kubeConfig.getCurrentCluster()?.server);
-    if (targets === undefined) {
-      return { verdict: 'unknown', reason: 'no destination to test: set isolation.forbidden_url (the kube config names no API server)' };
-    }
-    const described = { forbidden: describeTarget(targets.forbidden), proxy: describeTarget(targets.proxy) };
     try {
+      const targets = probeTargets(config, kubeConfig.getCurrentCluster()?.server, await this.options.proxyAddress.url());
+      if (targets === undefined) {
+        return { verdict: 'unknown', reason: 'no destination to test: set isolation.forbidden_url (the kube config names no API server)' };
+      }
+      const described = { forbidden: describeTarget(targets.forbidden), proxy: describeTarget(targets.proxy) };
       await this.deleteJob(); // a probe of an earlier agent, or one whose deletion failed
       const job = await this.batch.createNamespacedJob({ namespace: this.namespace, body: buildProbeJob({ nodeId, image, targets, config }) });
       this.options.logger.info({ job: this.name, ...described }, 'Created Job');

@@ -23,6 +23,8 @@ function config(extra: Record<string, unknown> = {}): Config {
 }
 
 const SECRET = 'v6-node-1-run-1';
+/** The proxy as the agent resolved proxy.url: the node Service's ClusterIP. */
+const PROXY = 'http://10.43.0.12';
 
 /** The env as name → decoded value, the way an algorithm reads it (references resolved from the Secret). */
 function decoded(input: AlgorithmEnvInput): Record<string, string> {
@@ -41,6 +43,7 @@ test('the full contract, in the Docker node order, every value encoded', (t) => 
     runId: 1,
     databases: [{ label: 'default', parameters: '{"query":"SELECT 1","sheet_name":"Sheet1","preprocessing":[{"function":"select_rows","parameters":{"query":"age>50"}}]}' }],
     config: config(),
+    proxyUrl: PROXY,
   };
   const { env } = algorithmEnv(input, SECRET);
   t.deepEqual(
@@ -74,7 +77,7 @@ test('the full contract, in the Docker node order, every value encoded', (t) => 
     OUTPUT_FILE: '/mnt/data/task-000000001/output',
     TOKEN_FILE: '/mnt/token/token',
     TEMPORARY_FOLDER: '/mnt/tmp',
-    HOST: 'http://v6-node.vantage6.svc.cluster.local',
+    HOST: PROXY,
     PORT: '7654',
     API_PATH: '',
     DEFAULT_QUERY: 'SELECT 1',
@@ -100,14 +103,14 @@ const requested: Array<[string, AlgorithmEnvInput['databases'], Record<string, s
 ];
 for (const [title, databases, expected] of requested) {
   test(`requested databases: ${title}`, (t) => {
-    const env = decoded({ runId: 5, databases, config: config() });
+    const env = decoded({ runId: 5, databases, config: config(), proxyUrl: PROXY });
     const requestVars = Object.fromEntries(Object.entries(env).filter(([name]) => /_(QUERY|SHEET_NAME|PREPROCESSING)$|^USER_REQUESTED/.test(name)));
     t.deepEqual(requestVars, expected);
   });
 }
 
 test('algorithm_env is merged last: it overrides in place and adds at the end', (t) => {
-  const input = { runId: 2, databases: [], config: config({ algorithm_env: { PORT: 9999, SITE: 'amsterdam', DEBUG: true } }) };
+  const input = { runId: 2, databases: [], config: config({ algorithm_env: { PORT: 9999, SITE: 'amsterdam', DEBUG: true } }), proxyUrl: PROXY };
   const names = [...algorithmEnvValues(input).keys()];
   t.is(names.indexOf('PORT'), 5);
   t.deepEqual(names.slice(-3), ['DB_LABELS', 'SITE', 'DEBUG']);
@@ -135,7 +138,7 @@ const failures: Array<[string, Partial<AlgorithmEnvInput>, KubeSpecErrorCode, Re
 ];
 for (const [title, override, code, message] of failures) {
   test(`fails the run: ${title}`, (t) => {
-    const error = t.throws(() => algorithmEnv({ runId: 1, databases: [], config: config(), ...override }, SECRET), { instanceOf: AlgorithmEnvError });
+    const error = t.throws(() => algorithmEnv({ runId: 1, databases: [], config: config(), proxyUrl: PROXY, ...override }, SECRET), { instanceOf: AlgorithmEnvError });
     t.is(error.code, code);
     t.is(error.runStatus, 'failed');
     t.regex(error.message, message);
@@ -143,7 +146,7 @@ for (const [title, override, code, message] of failures) {
 }
 
 test('configured values (databases[].env, algorithm_env) are references into the run\'s Secret, never literal in the spec', (t) => {
-  const input = { runId: 1, databases: [], config: config({ algorithm_env: { API_TOKEN: 's3cr3t-token', PORT: 9999 } }) };
+  const input = { runId: 1, databases: [], config: config({ algorithm_env: { API_TOKEN: 's3cr3t-token', PORT: 9999 } }), proxyUrl: PROXY };
   const { env, secretData } = algorithmEnv(input, SECRET);
   const byName = Object.fromEntries(env.map((v) => [v.name, v]));
   for (const name of ['OMOP_DB_PARAM_USER', 'OMOP_DB_PARAM_PORT', 'API_TOKEN', 'PORT']) {

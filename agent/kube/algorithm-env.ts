@@ -21,6 +21,8 @@ export interface AlgorithmEnvInput {
   /** The databases the task requests, in task order. */
   databases: readonly TaskDatabase[];
   config: Pick<Config, 'databases' | 'algorithm_env' | 'proxy'>;
+  /** `HOST`: the proxy by address, as the agent resolved `proxy.url` (algorithm pods have no DNS). */
+  proxyUrl: string;
 }
 
 /** The optional parameters of a requested database that become `{LABEL}_{KEY}` variables. */
@@ -68,7 +70,7 @@ function envEntries(input: AlgorithmEnvInput): Map<string, EnvEntry> {
   set('OUTPUT_FILE', files.output);
   set('TOKEN_FILE', files.token);
   set('TEMPORARY_FOLDER', TEMPORARY_FOLDER);
-  set('HOST', input.config.proxy.url);
+  set('HOST', input.proxyUrl);
   set('PORT', input.config.proxy.port);
   set('API_PATH', '');
   for (const db of input.databases) {

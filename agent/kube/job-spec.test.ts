@@ -34,6 +34,7 @@ function input(overrides: Partial<RunSpecInput> = {}, run: Partial<RunSpecInput[
     run: { id: 1234, taskId: 567, jobId: 89, parentId: 560, image: IMAGE, databases: [{ label: 'default', parameters: '{"query":"q"}' }], ...run },
     node: { id: 7, organizationId: 3, collaborationId: 2, name: 'hospital-a' },
     token: 'eyJhbGciOiJIUzI1NiJ9.container.token',
+    proxyUrl: 'http://10.43.0.12',
     config: config(),
     ...overrides,
   };
@@ -155,7 +156,7 @@ test('the env decodes to the contract', (t) => {
     OUTPUT_FILE: '/mnt/data/task-000001234/output',
     TOKEN_FILE: '/mnt/token/token',
     TEMPORARY_FOLDER: '/mnt/tmp',
-    HOST: 'http://v6-node.vantage6.svc.cluster.local',
+    HOST: 'http://10.43.0.12',
     PORT: '7654',
     DEFAULT_QUERY: 'q',
     USER_REQUESTED_DATABASE_LABELS: 'default',

@@ -24,6 +24,8 @@ export interface RunSpecInput {
   node: { id: number; organizationId: number; collaborationId: number; name: string };
   /** The container token from `POST token/container`. */
   token: string;
+  /** The proxy as algorithms reach it, by address (`ProxyAddress`). */
+  proxyUrl: string;
   config: Pick<Config, 'kubernetes' | 'policies' | 'databases' | 'algorithm_env' | 'proxy'>;
 }
 
@@ -104,7 +106,7 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
   };
   const metadata = (): V1ObjectMeta => ({ name, namespace: k8s.namespace, labels: runLabels(node.id, run) });
   const databases = databaseVolumes(config.databases);
-  const { env, secretData } = algorithmEnv({ runId: run.id, databases: run.databases, config }, name);
+  const { env, secretData } = algorithmEnv({ runId: run.id, databases: run.databases, config, proxyUrl: input.proxyUrl }, name);
 
   const secret: V1Secret = {
     apiVersion: 'v1',

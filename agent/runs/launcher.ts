@@ -118,7 +118,7 @@ export class Launcher {
 
     await ctx.runs.patchRun(run.id, { started_at: toServerDatetime(ctx.now()) });
     const token = await this.runToken(run);
-    const objects = this.runObjects(run, token);
+    const objects = await this.runObjects(run, token);
     await ctx.files.prepare(run.id, task.job_id, input);
     await ctx.files.saveToken(run.id, token);
     await ctx.liveTokens.grant(run.id, token);
@@ -144,7 +144,7 @@ export class Launcher {
     await ctx.files.saveToken(run.id, token);
     await ctx.liveTokens.grant(run.id, token);
     await ctx.markers.markLaunched(run.id);
-    await ctx.objects.createSecret(secretOwnedBy(this.runObjects(run, token).secret, job));
+    await ctx.objects.createSecret(secretOwnedBy((await this.runObjects(run, token)).secret, job));
   }
 
   /**
@@ -155,9 +155,10 @@ export class Launcher {
     return (await this.ctx.files.savedToken(run.id)) ?? (await this.containerToken(run));
   }
 
-  private runObjects(run: ServerRun, token: string): ReturnType<typeof buildRunObjects> {
+  private async runObjects(run: ServerRun, token: string): Promise<ReturnType<typeof buildRunObjects>> {
     const { ctx } = this;
     const task = run.task;
+    const proxyUrl = await ctx.proxyAddress.url();
     return buildRunObjects({
       run: {
         id: run.id,
@@ -174,6 +175,7 @@ export class Launcher {
         name: ctx.identity.nodeName,
       },
       token,
+      proxyUrl,
       config: ctx.config,
     });
   }

@@ -101,6 +101,7 @@ test("the agent's algorithm Jobs, built from the chart's config, are Pod Securit
       run: { id: 12, taskId: 3, jobId: 3, parentId: null, image: 'harbor2.vantage6.ai/algorithms/glm:1', databases: [] },
       node: { id: 7, organizationId: 1, collaborationId: 1, name: 'site-a' },
       token: 'token',
+      proxyUrl: 'http://10.43.0.12',
       config,
     });
     const spec = job.spec!.template.spec!;
@@ -118,7 +119,7 @@ test('the isolation probe Job, built from the chart\'s config, is Pod Security "
     const { config } = chartConfig(objects);
     const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as V1Deployment;
     t.is(config.isolation.image, deployment.spec!.template.spec!.containers[0]!.image, `${label(scenario)}: the agent's own image`);
-    const targets = probeTargets(config, 'https://10.43.0.1:443')!;
+    const targets = probeTargets(config, 'https://10.43.0.1:443', 'http://10.43.0.12')!;
     const job = buildProbeJob({ nodeId: 7, image: config.isolation.image!, targets, config });
     t.deepEqual(restrictedViolations(job.spec!.template.spec!, { readOnlyRootFilesystem: true }), [], label(scenario));
     t.is(job.metadata?.namespace, NAMESPACE);
