@@ -24,6 +24,7 @@ import { RunMarkers } from './runs/markers.js';
 import { Reporter } from './runs/reporter.js';
 import { currentIdentity, RunFiles, runFolderAccessProblems } from './runs/run-files.js';
 import { RunWatcher } from './runs/run-watcher.js';
+import { TmpSweeper } from './runs/tmp-sweeper.js';
 import { ServerClient, serverEndpoints, type NodeIdentity } from './server/client.js';
 import { RunsApi } from './server/runs-api.js';
 import { ServerSocket } from './server/socket.js';
@@ -42,6 +43,8 @@ export interface NodeAgentOptions {
     readonly loginRetryDelayMs?: number;
     readonly backoffBaseMs?: number;
     readonly backoffMaxMs?: number;
+    /** How long a job's temporary folder outlives its last run's objects, and how often that is checked. */
+    readonly tmpSweepMs?: number;
   };
 }
 
@@ -211,6 +214,17 @@ export class NodeAgent {
       const probe = new IsolationProbe({ kubeConfig, nodeId: identity.nodeId, config, proxyAddress, logger: logger.child({ subsystem: 'isolation' }) });
       closers.unshift(() => isolation.close());
       isolation.start();
+
+      const sweeper = new TmpSweeper({
+        mountPath: config.kubernetes.task_volume.mount_path,
+        nodeId: identity.nodeId,
+        informer,
+        objects,
+        logger: logger.child({ subsystem: 'runs' }),
+        graceMs: timings.tmpSweepMs ?? 60_000,
+      });
+      closers.unshift(() => sweeper.close());
+      sweeper.start();
 
       const launcher = new Launcher(ctx, isolation);
       const reporter = new Reporter(ctx);

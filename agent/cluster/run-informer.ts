@@ -10,7 +10,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { runIdOf } from '../kube/names.js';
+import { LabelKey, runIdOf } from '../kube/names.js';
 import { apiMessage } from './api-errors.js';
 
 export interface RunInformerOptions {
@@ -79,6 +79,12 @@ export class RunInformer {
   /** The cached pods of a run. */
   podsOfRun(runId: number): V1Pod[] {
     return this.pods.list(this.options.namespace).filter((pod) => runIdOf(pod.metadata?.labels) === runId);
+  }
+
+  /** Whether a cached Job or pod of this node belongs to the vantage6 job `jobId`. */
+  holdsJob(jobId: number): boolean {
+    const ofJob = (object: KubernetesObject): boolean => object.metadata?.labels?.[LabelKey.JobId] === String(jobId);
+    return this.jobs.list(this.options.namespace).some(ofJob) || this.pods.list(this.options.namespace).some(ofJob);
   }
 
   async close(): Promise<void> {

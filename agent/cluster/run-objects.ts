@@ -80,6 +80,16 @@ export class RunObjects {
     });
   }
 
+  /** Whether the API server has any Job or pod matching `labelSelector` (one of each listed at most). */
+  async anyMatching(labelSelector: string): Promise<boolean> {
+    return this.call('list', 'Job', async () => {
+      const jobs = await this.batch.listNamespacedJob({ namespace: this.namespace, labelSelector, limit: 1 });
+      if (jobs.items.length > 0) return true;
+      const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector, limit: 1 });
+      return pods.items.length > 0;
+    });
+  }
+
   /** Deletes the run's Job (its pods with it) and Secret; objects already gone are fine. */
   async deleteRunObjects(name: string): Promise<void> {
     await this.call('delete', 'Job', async () => {

@@ -56,6 +56,13 @@ const methods = {
     console.log(`planted a ${kind} to ${target}`);
     process.exit(0);
   },
+  /** Writes `bytes` into the job's temporary folder, and a link there to `link_to` if given. */
+  write_tmp({ bytes, link_to }) {
+    const folder = env('TEMPORARY_FOLDER');
+    writeFileSync(join(folder, 'scratch'), 'x'.repeat(bytes));
+    if (link_to !== undefined) symlinkSync(link_to, join(folder, 'escape'));
+    return { wrote: bytes };
+  },
   big_output({ bytes }) {
     writeFileSync(env('OUTPUT_FILE'), 'x'.repeat(bytes));
     process.exit(0);
