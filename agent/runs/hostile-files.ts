@@ -104,20 +104,20 @@ export async function readRegularFile(path: string, file: string, limit: number)
 
 /**
  * Writes `content` to the regular file at `path` with exactly `mode` and group `gid`, creating it
- * when absent; `exclusive` leaves an existing file as it is (returns false). A name that is not a
- * regular file of one name is refused, never written through.
+ * when absent; `exclusive` leaves an existing file as it is. A name that is not a regular file of
+ * one name is refused, never written through.
  */
 export async function writeRegularFile(
   path: string,
   file: string,
   content: Uint8Array | string,
   options: { mode: number; gid: number; exclusive?: boolean },
-): Promise<boolean> {
+): Promise<void> {
   let handle: FileHandle;
   try {
     handle = await open(path, WRITE_FLAGS | (options.exclusive ? constants.O_EXCL : 0), options.mode);
   } catch (error) {
-    if (options.exclusive && (error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (options.exclusive && (error as NodeJS.ErrnoException).code === 'EEXIST') return;
     throw refusalOf(error, file);
   }
   try {
@@ -125,7 +125,6 @@ export async function writeRegularFile(
     await handle.truncate(0);
     await handle.writeFile(content);
     await ensureOwnership(handle, stats, options);
-    return true;
   } finally {
     await handle.close();
   }
