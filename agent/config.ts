@@ -220,6 +220,7 @@ const kubernetesSchema = z
         run_as_group: positiveInt.default(10000),
         fs_group: positiveInt.default(10000),
         tmp_size_limit: quantity.default('1Gi'),
+        max_volume_bytes: positiveInt.default(10 * 1024 ** 3),
       })
       .prefault({}),
     image_overrides: z.array(imageOverrideSchema, { error: expected('a list') }).default([]),

@@ -25,6 +25,7 @@ import { Reporter } from './runs/reporter.js';
 import { currentIdentity, RunFiles, runFolderAccessProblems } from './runs/run-files.js';
 import { RunWatcher } from './runs/run-watcher.js';
 import { TmpSweeper } from './runs/tmp-sweeper.js';
+import { VolumeQuota } from './runs/volume-quota.js';
 import { ServerClient, serverEndpoints, type NodeIdentity } from './server/client.js';
 import { RunsApi } from './server/runs-api.js';
 import { ServerSocket } from './server/socket.js';
@@ -45,6 +46,8 @@ export interface NodeAgentOptions {
     readonly backoffMaxMs?: number;
     /** How long a job's temporary folder outlives its last run's objects, and how often that is checked. */
     readonly tmpSweepMs?: number;
+    /** How often the runs' usage of the task volume is checked. */
+    readonly volumeCheckMs?: number;
   };
 }
 
@@ -225,6 +228,16 @@ export class NodeAgent {
       });
       closers.unshift(() => sweeper.close());
       sweeper.start();
+      const quota = new VolumeQuota({
+        mountPath: config.kubernetes.task_volume.mount_path,
+        maxBytes: config.kubernetes.run.max_volume_bytes,
+        informer,
+        queues,
+        logger: logger.child({ subsystem: 'runs' }),
+        intervalMs: timings.volumeCheckMs ?? 5_000,
+      });
+      closers.unshift(() => quota.close());
+      quota.start();
 
       const launcher = new Launcher(ctx, isolation);
       const reporter = new Reporter(ctx);

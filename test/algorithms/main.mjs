@@ -56,11 +56,12 @@ const methods = {
     console.log(`planted a ${kind} to ${target}`);
     process.exit(0);
   },
-  /** Writes `bytes` into the job's temporary folder, and a link there to `link_to` if given. */
-  write_tmp({ bytes, link_to }) {
+  /** Writes `bytes` into the job's temporary folder, and a link there to `link_to` if given; then sleeps `seconds`. */
+  async write_tmp({ bytes, link_to, seconds = 0 }) {
     const folder = env('TEMPORARY_FOLDER');
     writeFileSync(join(folder, 'scratch'), 'x'.repeat(bytes));
     if (link_to !== undefined) symlinkSync(link_to, join(folder, 'escape'));
+    await sleep(seconds * 1000);
     return { wrote: bytes };
   },
   big_output({ bytes }) {
