@@ -154,3 +154,37 @@ test('runFolderAccessProblems: algorithms may not run as the agent, and the agen
   const [notMember] = runFolderAccessProblems(run, { uid: 1000, gid: 1000, groups: [] });
   t.regex(notMember ?? '', /^kubernetes\.run\.fs_group: the agent \(uid 1000, gid 1000\) is not in group 10000/);
 });
+
+/** What could stand where the agent writes, and how each must be refused (never written through). */
+const inTheWay: Array<[string, RegExp, (path: string, root: string) => Promise<void>]> = [
+  ['a symbolic link', /is a symbolic link/, (p, root) => symlink(join(root, 'victim'), p)],
+  ['a FIFO', /is a FIFO/, async (p) => void execFileSync('mkfifo', [p])],
+  ['a directory', /is a directory/, (p) => mkdir(p)],
+  ['a hard link', /is a hard link/, (p, root) => link(join(root, 'victim'), p)],
+];
+const places: Array<[string, (root: string) => string, (files: RunFiles) => Promise<unknown>]> = [
+  ["the run's input", (root) => join(agentRunFolder(root, RUN), 'input'), (files) => files.prepare(RUN, JOB, Buffer.from('{}'))],
+  ["the job's temporary folder", (root) => agentJobTmpFolder(root, JOB), (files) => files.prepare(RUN, JOB, Buffer.from('{}'))],
+  ["the agent's log of the run", (root) => join(agentPrivateRunFolder(root, RUN), 'log'), (files) => files.saveLog(RUN, 'log')],
+  ["the agent's token of the run", (root) => join(agentPrivateRunFolder(root, RUN), 'token'), (files) => files.saveToken(RUN, 'token')],
+];
+for (const [place, pathOf, write] of places) {
+  for (const [what, found, plant] of inTheWay) {
+    // A folder in the way of a folder is what it expects; a hard link to a folder cannot be made.
+    if (place.includes('folder') && (what === 'a directory' || what === 'a hard link')) continue;
+    test(`the agent refuses ${what} in place of ${place}, and writes nothing through it`, async (t) => {
+      const root = await mkdtemp('/var/tmp/v6-run-files-');
+      t.teardown(() => rm(root, { recursive: true, force: true }));
+      const files = new RunFiles(root, FS_GROUP);
+      await files.prepare(RUN, JOB, Buffer.from('{}'));
+      await files.saveLog(RUN, 'first');
+      await writeFile(join(root, 'victim'), 'VICTIM');
+      const path = pathOf(root);
+      await rm(path, { recursive: true, force: true });
+      await plant(path, root);
+      const error = await t.throwsAsync(write(files), { instanceOf: RunFileRefusedError });
+      t.regex(error.message, new RegExp(`^${place.replace(/'/g, "'")} ${found.source}`));
+      t.is(await readFile(join(root, 'victim'), 'utf8'), 'VICTIM');
+    });
+  }
+}
