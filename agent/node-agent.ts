@@ -5,6 +5,7 @@ import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { clusterReachability, within } from './cluster/reachability.js';
+import { reuseConnections } from './cluster/kube-connections.js';
 import { ProxyAddress } from './cluster/proxy-address.js';
 import { RunObjects } from './cluster/run-objects.js';
 import { ConfigError, type Config } from './config.js';
@@ -145,7 +146,9 @@ export class NodeAgent {
       closers.unshift(() => queues.close());
       await queues.ready();
 
-      const kubeConfig = options.kubeConfig ?? defaultKubeConfig();
+      const connections = reuseConnections(options.kubeConfig ?? defaultKubeConfig());
+      closers.push(() => connections.close());
+      const kubeConfig = connections.kubeConfig;
       const namespace = config.kubernetes.namespace;
       const objects = new RunObjects({
         kubeConfig,
