@@ -22,6 +22,8 @@ export interface OciImage {
   /** Uncompressed layer tars, bottom first. */
   layers: Buffer[];
   config: ImageConfig;
+  /** gzip level of the layers (default 9; 6 is 2.5× faster on a 100 MB layer for 0.3 % more). */
+  gzipLevel?: number;
 }
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -50,7 +52,7 @@ export function ociArchive(image: OciImage): { archive: Buffer; digest: string }
     if (!blobs.some((b) => b.path === `blobs/sha256/${digest.slice(7)}`)) blobs.push({ path: `blobs/sha256/${digest.slice(7)}`, type: 'file', data });
     return { digest, size: data.length };
   };
-  const layers = image.layers.map((layer) => ({ diffId: sha256(layer), ...blob(gzipSync(layer, { level: 9 })) }));
+  const layers = image.layers.map((layer) => ({ diffId: sha256(layer), ...blob(gzipSync(layer, { level: image.gzipLevel ?? 9 })) }));
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',

@@ -5,8 +5,8 @@ export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
-  /** Pass the tool's stderr through (progress of long builds); default: capture it for the error. */
-  inheritStderr?: boolean;
+  /** Send the tool's stdout and stderr to ours (progress of long builds); it then resolves with ''. */
+  progress?: boolean;
 }
 
 export class CommandError extends Error {
@@ -23,7 +23,7 @@ export class CommandError extends Error {
 /** Runs `file args…`, resolving with its stdout; rejects with a CommandError on a non-zero exit. */
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', options.inheritStderr ? 'inherit' : 'pipe'] });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: options.progress ? ['pipe', 2, 2] : ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
