@@ -2,11 +2,20 @@
 // stderr; the last line on stdout is the OCI archive's path (or the pushed digest with --push),
 // so `archive=$(npm run -s image -- pause)` works.
 import { parseArgs } from 'node:util';
+import { buildFolderImage } from './bases.js';
+import { nodeBaseImage } from './node-base.js';
 import { pauseImage, PAUSE_IMAGE } from './pause.js';
+import { productImage } from './product-image.js';
 import { pushArchive } from './push.js';
+import { pythonBaseImage } from './python-base.js';
 import { staticBinaryImage, type BuiltImage } from './static-image.js';
 
 const USAGE = `usage: npm run image -- <command> [options]
+  product [--name v6-node:<version>]  the product image from ./Dockerfile (also: npm run image:build)
+  build   DIR --name REF [--dockerfile PATH] [--build-arg K=V]… [--target STAGE]
+                                      an image from a Dockerfile folder; FROM node:24-slim / python:3.11-slim are made here
+  base-node                           node:24-slim from Debian bookworm + the project's Node 24 + npm
+  base-python                         python:3.11-slim from Debian bookworm's python3, pip, venv
   pause   [--name ${PAUSE_IMAGE}]  the static pause image for containerd's sandbox_image
   static  --binary PATH --name REF [--path /bin/x] [--user UID:GID] [-- ARGS…]
                                                        an image of one static binary; ARGS become its CMD
@@ -21,6 +30,9 @@ const { values, positionals } = parseArgs({
     path: { type: 'string' },
     user: { type: 'string' },
     archive: { type: 'string' },
+    dockerfile: { type: 'string' },
+    'build-arg': { type: 'string', multiple: true },
+    target: { type: 'string' },
     push: { type: 'string' },
     creds: { type: 'string' },
     'tls-verify': { type: 'boolean', default: false },
@@ -48,6 +60,30 @@ async function build(command: string | undefined, args: string[]): Promise<Built
         ...(values.user === undefined ? {} : { user: values.user }),
         ...(args.length === 0 ? {} : { cmd: args }),
       });
+    case 'product':
+      return productImage(values.name === undefined ? {} : { name: values.name });
+    case 'build': {
+      const [context] = args;
+      if (context === undefined) throw new UsageError('build: give the Dockerfile folder');
+      const buildArgs = Object.fromEntries(
+        (values['build-arg'] ?? []).map((kv) => {
+          const eq = kv.indexOf('=');
+          if (eq < 1) throw new UsageError(`--build-arg ${kv}: expected KEY=VALUE`);
+          return [kv.slice(0, eq), kv.slice(eq + 1)];
+        }),
+      );
+      return buildFolderImage({
+        context,
+        name: need('name'),
+        buildArgs,
+        ...(values.dockerfile === undefined ? {} : { dockerfile: values.dockerfile }),
+        ...(values.target === undefined ? {} : { target: values.target }),
+      });
+    }
+    case 'base-node':
+      return nodeBaseImage();
+    case 'base-python':
+      return pythonBaseImage();
     case 'push':
       return undefined;
     default:
