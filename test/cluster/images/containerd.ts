@@ -81,3 +81,11 @@ export async function startContainerd(name = `test-${process.pid}`): Promise<Pri
   await close();
   throw new Error(`containerd did not answer on ${socket} within 10 s:\n${log.join('').slice(-2000)}`);
 }
+
+/**
+ * Imports an OCI archive into an existing containerd (the cluster's): `ctr --address <socket>
+ * -n k8s.io images import <archive>`, so the kubelet finds the image without pulling it.
+ */
+export async function importIntoContainerd(archive: string, options: { address: string; namespace?: string }): Promise<void> {
+  await run('ctr', ['--address', options.address, '-n', options.namespace ?? 'k8s.io', 'images', 'import', archive]);
+}
