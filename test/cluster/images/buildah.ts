@@ -39,9 +39,7 @@ export async function loadIntoStore(image: BuiltImage): Promise<void> {
     () => '',
   );
   if (present === image.digest) return;
-  const id = (await buildah(['pull', '--quiet', '--policy', 'never', `oci-archive:${image.archive}`]).catch(() =>
-    // buildah 1.28 has no --policy on pull; the oci-archive transport never reaches a registry anyway.
-    buildah(['pull', '--quiet', `oci-archive:${image.archive}`]),
-  )).trim();
+  // `always`: take the archive's image even if the store holds an older one under this name.
+  const id = (await buildah(['pull', '--quiet', '--policy', 'always', `oci-archive:${image.archive}`])).trim();
   await buildah(['tag', id, image.name]);
 }
