@@ -1,0 +1,91 @@
+// A private containerd for testing images: its own root, state and socket under the state folder,
+// no CRI plugin, so it neither needs nor disturbs the cluster's containerd. Used by the image
+// tests to prove an archive imports and runs exactly as the cluster's kubelet would run it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ensureDebianPackages } from './apt.js';
+import { STATE_ROOT } from './cache.js';
+import { run } from './run.js';
+
+export interface PrivateContainerd {
+  socket: string;
+  /** `ctr --address <socket> -n <namespace> args…`, resolving with stdout. */
+  ctr(args: readonly string[]): Promise<string>;
+  /** `ctr run --rm` of an imported image, with runc's state kept in this instance's folder; its stdout. */
+  runImage(image: string, id: string, options?: { args?: readonly string[]; user?: string }): Promise<string>;
+  /** Stops containerd and removes its root and state. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Not `k8s.io`: containerd keeps runc's state in /run/containerd/runc/<namespace> whatever its own
+ * root, so a namespace of its own keeps this instance's containers apart from the cluster's.
+ */
+export const CTR_NAMESPACE = 'v6-images';
+
+/** Starts containerd in `<state>/containerd-<name>/`, waiting until its socket answers. */
+export async function startContainerd(name = `test-${process.pid}`): Promise<PrivateContainerd> {
+  await ensureDebianPackages(['containerd', 'runc']);
+  const base = join(STATE_ROOT, `containerd-${name}`);
+  await rm(base, { recursive: true, force: true });
+  await mkdir(base, { recursive: true });
+  const socket = join(base, 'containerd.sock');
+  const config = [
+    'version = 2',
+    `root = "${join(base, 'root')}"`,
+    `state = "${join(base, 'state')}"`,
+    `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+    '[grpc]',
+    `  address = "${socket}"`,
+    '[ttrpc]',
+    `  address = "${socket}.ttrpc"`,
+    '[debug]',
+    `  address = "${join(base, 'debug.sock')}"`,
+    '[metrics]',
+    '  address = ""',
+    '',
+  ].join('\n');
+  await writeFile(join(base, 'config.toml'), config);
+  const child: ChildProcess = spawn('containerd', ['--config', join(base, 'config.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const log: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
+  const ctr = (args: readonly string[]) => run('ctr', ['--address', socket, '-n', CTR_NAMESPACE, ...args]);
+  const runImage = (image: string, id: string, options: { args?: readonly string[]; user?: string } = {}) =>
+    ctr(['run', '--rm', '--runc-root', join(base, 'runc'), ...(options.user === undefined ? [] : ['--user', options.user]), image, id, ...(options.args ?? [])]);
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      if (child.exitCode === null) {
+        // Containers first, so no shim outlives its containerd.
+        for (const id of (await ctr(['containers', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean)) {
+          await ctr(['task', 'kill', '-s', 'SIGKILL', id]).catch(() => undefined);
+          await ctr(['task', 'delete', '-f', id]).catch(() => undefined);
+          await ctr(['containers', 'delete', id]).catch(() => undefined);
+        }
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([exited, delay(10_000)]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      // Snapshots are overlay mounts; containerd unmounts them on removal, leftovers are unmounted here.
+      await run('sh', ['-c', `grep -o " ${base}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
+      await rm(base, { recursive: true, force: true });
+    })());
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`containerd exited ${child.exitCode}:\n${log.join('').slice(-2000)}`);
+    if (await ctr(['version']).then(() => true, () => false)) return { socket, ctr, runImage, close };
+    await delay(100);
+  }
+  await close();
+  throw new Error(`containerd did not answer on ${socket} within 10 s:\n${log.join('').slice(-2000)}`);
+}
+
+/**
+ * Imports an OCI archive into an existing containerd (the cluster's): `ctr --address <socket>
+ * -n k8s.io images import <archive>`, so the kubelet finds the image without pulling it.
+ */
+export async function importIntoContainerd(archive: string, options: { address: string; namespace?: string }): Promise<void> {
+  await run('ctr', ['--address', options.address, '-n', options.namespace ?? 'k8s.io', 'images', 'import', archive]);
+}
