@@ -34,6 +34,9 @@ export interface DispatchFigures {
   readyRssMb: number;
   concurrency: number;
   maxActiveJobs: number;
+  /** The agent's Kubernetes API traffic: requests, and the TCP connections they came over. */
+  apiRequests: number;
+  apiConnections: number;
 }
 
 export interface DispatchOptions {
@@ -118,6 +121,7 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
       if (jobs.size >= runs && allJobsAt === undefined) allJobsAt = performance.now();
     });
 
+    const trafficBefore = cluster.traffic();
     const start = performance.now();
     child = fork(fileURLToPath(new URL('./agent-process.mjs', import.meta.url)), [], {
       execArgv: [],
@@ -164,7 +168,12 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
     // The runs reach the agent in the sync right after it is ready.
     const allJobsMs = (allJobsAt ?? NaN) - readyAt;
     const allReportedMs = (allReportedAt ?? NaN) - readyAt;
-    return { runs, createTasksMs, allJobsMs, allReportedMs, peakRssMb: peakKb / 1024, readyRssMb: readyKb / 1024, concurrency, maxActiveJobs };
+    const traffic = cluster.traffic();
+    return {
+      runs, createTasksMs, allJobsMs, allReportedMs, peakRssMb: peakKb / 1024, readyRssMb: readyKb / 1024, concurrency, maxActiveJobs,
+      apiRequests: traffic.requests - trafficBefore.requests,
+      apiConnections: traffic.connections - trafficBefore.connections,
+    };
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((resolve) => child!.once('exit', resolve));

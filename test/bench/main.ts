@@ -18,6 +18,11 @@ if (part !== 'proxy') {
   console.log(`  all Jobs exist after     ${(full.allJobsMs / 1000).toFixed(2)} s   (${((runs / full.allJobsMs) * 1000).toFixed(0)} runs/s)`);
   console.log(`  all runs reported after  ${(full.allReportedMs / 1000).toFixed(2)} s   (${((runs / full.allReportedMs) * 1000).toFixed(0)} runs/s)`);
   console.log(`  agent peak RSS (VmHWM)   ${full.peakRssMb.toFixed(0)} MB`);
+  for (const [name, figures] of [['alone', alone], ['end to end', full]] as const) {
+    console.log(
+      `  Kubernetes API (${name})  ${figures.apiRequests} requests, ${(figures.apiRequests / runs).toFixed(1)} per run, over ${figures.apiConnections} TCP connections (${(figures.apiConnections / Math.max(1, figures.apiRequests)).toFixed(3)} per request)`,
+    );
+  }
   console.log('');
 }
 if (part !== 'dispatch') await benchProxy();

@@ -83,6 +83,7 @@ export class ApiServer {
   private readonly streamPodLog: PodLogStreamer | undefined;
   private readonly watches = new Set<() => void>();
   private closing: Promise<void> | undefined;
+  private readonly counts = { connections: 0, requests: 0 };
 
   constructor(options: ApiServerOptions) {
     this.store = options.store;
@@ -90,8 +91,15 @@ export class ApiServer {
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
     this.streamPodLog = options.streamPodLog;
     this.server = createServer((req, res) => {
+      this.counts.requests += 1;
       this.handle(req, res).catch((error: unknown) => this.fail(res, error));
     });
+    this.server.on('connection', () => (this.counts.connections += 1));
+  }
+
+  /** TCP connections accepted and requests served so far (what the bench counts per client). */
+  traffic(): { connections: number; requests: number } {
+    return { ...this.counts };
   }
 
   /** Listens on 127.0.0.1; port 0 picks a free one. Resolves to the port. */

@@ -37,6 +37,8 @@ export interface SimCluster {
   readonly kubeconfigPath: string;
   readonly store: Store;
   readonly faults: Faults;
+  /** TCP connections accepted and requests served by the API server so far. */
+  traffic(): { connections: number; requests: number };
   /** Stops the controllers (in reverse start order), then the API server; idempotent. */
   close(): Promise<void>;
 }
@@ -78,6 +80,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     kubeconfigPath,
     store,
     faults,
+    traffic: () => server.traffic(),
     close: () => {
       closing ??= (async () => {
         await stopControllers();
