@@ -4,7 +4,8 @@
  * (BullMQ counts, live Jobs). Labels are bounded: queue, state, status, verb, code, kind — never a
  * run id.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics.js';
 import type { IsolationState } from '../../agent/isolation/verdict.js';
 import type { JobCapacity } from '../../agent/runs/capacity.js';
 import type { NodeMetrics } from '../../agent/node-agent.js';
@@ -52,7 +53,7 @@ export class AgentMetrics implements NodeMetrics {
 
   constructor(options: AgentMetricsOptions = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics ?? true) collectProcessMetrics(this.registry);
     // BullMQ's own exposition convention (Queue.exportPrometheusMetrics), read at scrape time.
     const parts = (): { queues?: RunQueues | undefined; capacity?: JobCapacity | undefined } => ({ queues: this.queues, capacity: this.capacity });
     new Gauge({

@@ -3,7 +3,8 @@
  * the wire, and the time spent encrypting and decrypting. Labels are bounded: `route` is one of
  * the proxy's route kinds (or `none` when the request matched no route), `status` an HTTP code.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics.js';
 
 export const PROXY_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 export const CRYPTO_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -31,7 +32,7 @@ export class ProxyMetrics implements ProxyObserver {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics ?? true) collectProcessMetrics(this.registry);
     this.requests = new Counter({
       name: 'v6_node_proxy_requests_total',
       help: 'Algorithm requests answered by the proxy, by route and HTTP status',

@@ -1,11 +1,13 @@
-// `npm run bench`: the dispatch benchmark (issue 3) and the proxy benchmark (issue 4). Prints the
-// figures and their ratio to the targets; asserts nothing. V6_BENCH_PART=dispatch|proxy runs one part,
-// V6_BENCH_RUNS changes the number of runs (default 1000).
+// `npm run bench`: the dispatch benchmark (issue 3), the proxy benchmark (issue 4) and the idle
+// one. Prints the figures and their ratio to the targets; asserts nothing. V6_BENCH_PART=
+// dispatch|proxy|idle runs one part, V6_BENCH_RUNS changes the number of runs (default 1000),
+// V6_BENCH_IDLE_SECONDS the idle measurement (default 60).
 import { benchDispatch } from './dispatch.js';
+import { benchIdle } from './idle.js';
 import { benchProxy } from './proxy.js';
 
 const part = process.env.V6_BENCH_PART;
-if (part !== 'proxy') {
+if (part === undefined || part === 'dispatch') {
   const runs = Number(process.env.V6_BENCH_RUNS ?? 1000);
   const alone = await benchDispatch({ runs, podsRun: false });
   const rate = (runs / alone.allJobsMs) * 1000;
@@ -25,4 +27,11 @@ if (part !== 'proxy') {
   }
   console.log('');
 }
-if (part !== 'dispatch') await benchProxy();
+if (part === undefined || part === 'proxy') await benchProxy();
+if (part === undefined || part === 'idle') {
+  const idle = await benchIdle();
+  console.log(`idle, logged in with nothing to do (${idle.seconds} s)`);
+  for (const { name, cpuPercent, wakeupsPerSecond } of idle.processes) {
+    console.log(`  ${name.padEnd(6)} CPU ${cpuPercent.toFixed(2)}% of one core (target 0.5%: ${(cpuPercent / 0.5).toFixed(2)}x), ${wakeupsPerSecond.toFixed(0)} wake-ups/s`);
+  }
+}
