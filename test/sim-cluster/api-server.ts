@@ -191,8 +191,9 @@ export class ApiServer {
     const { type, namespace } = route;
     const byLabel = parseLabelSelector(query.get('labelSelector') ?? undefined);
     const byField = parseFieldSelector(type, query.get('fieldSelector') ?? undefined);
+    // As the real API server: any value but 0 and false asks for a watch (`watch=True` included).
     const watch = query.get('watch');
-    if (watch === 'true' || watch === '1') {
+    if (watch !== null && watch !== '0' && watch !== 'false') {
       const timeout = query.get('timeoutSeconds');
       const end = serveWatch(req, res, {
         type,

@@ -190,3 +190,30 @@ test('exceeding limits.memory is OOMKilled with exit code 137', async (t) => {
   t.is(done.phase, 'Failed');
   t.like(done.containerStatuses?.[0]?.state?.['terminated'], { reason: 'OOMKilled', exitCode: 137 });
 });
+
+test('a hostPath of a file is bound onto a file, and a missing hostPath folder is made (as containerd does)', async (t) => {
+  const { store, dir } = await setup(t);
+  const hostFile = join(dir, 'host-config.txt');
+  await writeFile(hostFile, 'from the host');
+  const missing = join(dir, 'made-by-the-runtime');
+  const inPod = join(dir, 'pod-view');
+  store.create('pods', pod('hostpaths', {
+    containers: [sh(`cat ${inPod}/config.txt > ${inPod}/out/copied`, {
+      volumeMounts: [{ name: 'file', mountPath: `${inPod}/config.txt` }, { name: 'missing', mountPath: `${inPod}/out` }],
+    })],
+    volumes: [{ name: 'file', hostPath: { path: hostFile } }, { name: 'missing', hostPath: { path: missing } }],
+  }));
+  t.is((await waitForStore(store, () => terminal(store, 'hostpaths'), 'hostpaths to finish')).phase, 'Succeeded');
+  t.is(await readFile(join(missing, 'copied'), 'utf8'), 'from the host');
+});
+
+test('a hostPath whose type does not match what is there fails the mount, naming the check', async (t) => {
+  const { store, dir } = await setup(t);
+  store.create('pods', pod('typed', {
+    containers: [sh('true', { volumeMounts: [{ name: 'v', mountPath: join(dir, 'x') }] })],
+    volumes: [{ name: 'v', hostPath: { path: join(dir, 'absent'), type: 'Directory' } }],
+  }));
+  const event = await waitForStore(store, () => store.list('events').find((e) => e['reason'] === 'FailedMount'), 'FailedMount');
+  t.regex(String(event['message']), /hostPath type check failed: .*absent is not a directory/);
+  t.is(status(store, 'typed')?.phase, 'Pending');
+});

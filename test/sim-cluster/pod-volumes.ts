@@ -60,10 +60,7 @@ async function setUpVolume(volume: IVolume, dir: string, lookup: VolumeLookup, f
     if (fsGroup !== undefined) await chown(dir, 0, fsGroup);
     return dir;
   }
-  if (volume.hostPath !== undefined) {
-    if (volume.hostPath.type === 'DirectoryOrCreate') await mkdir(volume.hostPath.path, { recursive: true });
-    return volume.hostPath.path;
-  }
+  if (volume.hostPath !== undefined) return setUpHostPath(volume.hostPath.path, volume.hostPath.type ?? '');
   if (volume.persistentVolumeClaim !== undefined) {
     const claimDir = lookup.claimDir(volume.persistentVolumeClaim.claimName);
     if (claimDir === undefined) throw new Error(`persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" is not bound`);
@@ -80,6 +77,48 @@ async function setUpVolume(volume: IVolume, dir: string, lookup: VolumeLookup, f
     return dir;
   }
   throw new Error('volume type not supported by the simulated kubelet (supported: emptyDir, hostPath, persistentVolumeClaim, secret, configMap)');
+}
+
+/**
+ * A hostPath as the kubelet checks its `type` and the container runtime binds it: unset, a
+ * missing path is made a folder (containerd's CRI does); `DirectoryOrCreate` and `FileOrCreate`
+ * make what is missing; `Directory`, `File`, `Socket`, `CharDevice` and `BlockDevice` must find it.
+ */
+async function setUpHostPath(path: string, type: string): Promise<string> {
+  const found = await stat(path).catch(() => undefined);
+  const fail = (what: string): never => {
+    throw new Error(`hostPath type check failed: ${path} is not ${what}`);
+  };
+  switch (type) {
+    case '':
+    case 'DirectoryOrCreate':
+      if (found === undefined) await mkdir(path, { recursive: true, mode: 0o755 });
+      else if (type === 'DirectoryOrCreate' && !found.isDirectory()) fail('a directory');
+      return path;
+    case 'FileOrCreate':
+      if (found === undefined) {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, '', { mode: 0o644 });
+      } else if (!found.isFile()) fail('a file');
+      return path;
+    case 'Directory':
+      if (!found?.isDirectory()) fail('a directory');
+      return path;
+    case 'File':
+      if (!found?.isFile()) fail('a file');
+      return path;
+    case 'Socket':
+      if (!found?.isSocket()) fail('a socket file');
+      return path;
+    case 'CharDevice':
+      if (!found?.isCharacterDevice()) fail('a character device');
+      return path;
+    case 'BlockDevice':
+      if (!found?.isBlockDevice()) fail('a block device');
+      return path;
+    default:
+      return fail(`of the unknown hostPath type ${type}`);
+  }
 }
 
 async function writeProjection(
@@ -117,13 +156,12 @@ export async function containerMounts(container: IContainer, volumeDirs: Readonl
     if (dir === undefined) throw new VolumeSetupError(`volume "${mount.name}" not found in the pod's volumes`);
     const subPath = mount.subPathExpr !== undefined ? expandVars(mount.subPathExpr, env) : mount.subPath;
     let source = dir;
-    let file = false;
     if (subPath !== undefined && subPath !== '') {
       source = join(dir, safeRelative(subPath));
-      const found = await stat(source).catch(() => undefined);
-      if (found === undefined) await mkdir(source, { recursive: true, mode: 0o777 });
-      file = found?.isFile() ?? false;
+      if ((await stat(source).catch(() => undefined)) === undefined) await mkdir(source, { recursive: true, mode: 0o777 });
     }
+    // A file (a subPath naming one, or a hostPath of a file) is bound onto a file.
+    const file = (await stat(source).catch(() => undefined))?.isFile() ?? false;
     mounts.push({ source, target: normalize(mount.mountPath), readOnly: mount.readOnly === true || readOnlyVolumes.has(mount.name), file });
   }
   return mounts.sort((a, b) => a.target.split('/').length - b.target.split('/').length);

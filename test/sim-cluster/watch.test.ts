@@ -126,3 +126,25 @@ test('dropWatchesEveryMs keeps destroying watch connections', async (t) => {
   const w = await watchEvents(f, {});
   t.truthy(await w.done, 'the watch ends with a connection error');
 });
+
+test('like the real API server, any watch value but 0 and false is a watch (watch=True included)', async (t) => {
+  const f = await clusterFixture(t);
+  await f.core.createNamespacedConfigMap({ namespace, body: configMap('a') });
+  /** The first chunk of the answer to a GET with this watch value. */
+  const first = async (value: string): Promise<{ body: string }> => {
+    const controller = new AbortController();
+    const response = await fetch(`${f.cluster.url}${path}?watch=${value}`, { signal: controller.signal, headers: { authorization: 'Bearer sim-token' } });
+    const reader = response.body!.getReader();
+    const { value: chunk } = await reader.read();
+    controller.abort();
+    return { body: new TextDecoder().decode(chunk) };
+  };
+  for (const value of ['true', '1', 'True', 'yes']) {
+    const { body } = await first(value);
+    t.true(body.startsWith('{"type":"ADDED"'), `watch=${value}: ${body.slice(0, 60)}`);
+  }
+  for (const value of ['false', '0']) {
+    const { body } = await first(value);
+    t.is(JSON.parse(body).kind, 'ConfigMapList', `watch=${value} lists`);
+  }
+});
