@@ -1,0 +1,54 @@
+// The network is real: pods reach each other through the CNI bridge, a default-deny
+// NetworkPolicy is enforced (kube-router's iptables rules), a Service name resolves (CoreDNS)
+// and answers through its ClusterIP (kube-proxy's iptables rules).
+import test from 'ava';
+import { apply, busyboxPod, getJson, kubectl, kubectlResult, podStatus, testNamespace, until, waitForPodPhase } from './kube.js';
+
+const PORT = 8080;
+/** busybox httpd serving one page that names the pod. */
+const SERVER = `mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`;
+
+async function serverAndClient(ns: string): Promise<string> {
+  await apply(ns, busyboxPod('server', SERVER, { labels: { app: 'server' } }), busyboxPod('client', 'sleep 3600', { labels: { app: 'client' } }));
+  await waitForPodPhase(ns, 'server', 'Running');
+  await waitForPodPhase(ns, 'client', 'Running');
+  return (await podStatus(ns, 'server')).podIP ?? '';
+}
+
+/** What the client pod fetches from url (wget with a short timeout), or undefined when it cannot connect. */
+async function fetchFromClient(ns: string, url: string): Promise<string | undefined> {
+  const result = await kubectlResult(['exec', '-n', ns, 'client', '--', 'wget', '-q', '-T', '3', '-O', '-', url]);
+  return result.ok ? result.stdout.trim() : undefined;
+}
+
+test('a default-deny NetworkPolicy blocks a pod-to-pod connection that works without it', async (t) => {
+  const ns = await testNamespace(t, 'netpol');
+  const serverIp = await serverAndClient(ns);
+  t.is(await fetchFromClient(ns, `http://${serverIp}:${PORT}/`), 'hello from server');
+
+  await apply(ns, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
+  await until('the policy to block the connection', async () => (await fetchFromClient(ns, `http://${serverIp}:${PORT}/`)) === undefined, 60_000);
+
+  // Enforced, not broken: a policy that lets the client in opens it again.
+  await apply(ns, {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'allow-client' },
+    spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }] }] },
+  });
+  await until('the allow policy to let the client in', async () => (await fetchFromClient(ns, `http://${serverIp}:${PORT}/`)) === 'hello from server', 60_000);
+  t.pass();
+});
+
+test('a Service name resolves to its ClusterIP, which answers', async (t) => {
+  const ns = await testNamespace(t, 'svc');
+  await serverAndClient(ns);
+  await apply(ns, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'server' }, ports: [{ port: 80, targetPort: PORT }] } });
+  const clusterIp = (await getJson<{ spec: { clusterIP: string } }>(ns, 'service', 'web')).spec.clusterIP;
+
+  const lookup = await kubectl(['exec', '-n', ns, 'client', '--', 'nslookup', `web.${ns}.svc.cluster.local`]);
+  t.regex(lookup, new RegExp(`Address: ${clusterIp.replaceAll('.', '\\.')}\\b`));
+  // The short name through the pod's search path, and the port mapping through the ClusterIP.
+  await until('the Service to answer', async () => (await fetchFromClient(ns, 'http://web/')) === 'hello from server', 30_000);
+  t.pass();
+});
