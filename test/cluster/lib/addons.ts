@@ -4,8 +4,8 @@
 // local-path-provisioner with its busybox helper pods.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { BUSYBOX_IMAGE, CLUSTER_DIR, CLUSTER_DOMAIN, DNS_IP, NODE_NAME, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
+import { writeEtc } from './etc.js';
 import { run } from './exec.js';
 import { httpOk } from './probe.js';
 import { startDaemon, waitUntil } from './processes.js';
@@ -14,26 +14,21 @@ export async function startRegistry(registry: string): Promise<void> {
   await mkdir(join(paths.registry, 'data'), { recursive: true });
   const htpasswd = join(paths.registry, 'htpasswd');
   await writeFile(htpasswd, await run('htpasswd', ['-Bbn', REGISTRY_USER, REGISTRY_PASSWORD]));
-  const config = join(paths.etc, 'registry.yaml');
-  await writeFile(
-    config,
-    stringify({
-      version: 0.1,
-      log: { level: 'warn' },
-      storage: { filesystem: { rootdirectory: join(paths.registry, 'data') }, delete: { enabled: true } },
-      http: { addr: REGISTRY },
-      auth: { htpasswd: { realm: 'v6-cluster', path: htpasswd } },
-    }),
-  );
+  const config = await writeEtc('registry.yaml', {
+    version: 0.1,
+    log: { level: 'warn' },
+    storage: { filesystem: { rootdirectory: join(paths.registry, 'data') }, delete: { enabled: true } },
+    http: { addr: REGISTRY },
+    auth: { htpasswd: { realm: 'v6-cluster', path: htpasswd } },
+  });
   // No tracing exporter: the registry would otherwise try to reach an OTLP collector.
   await startDaemon('registry', registry, ['serve', config], { OTEL_TRACES_EXPORTER: 'none', OTEL_SDK_DISABLED: 'true' });
   await waitUntil('the registry to answer', 'registry', () => httpOk(`http://${REGISTRY}/`));
 }
 
 export async function startCoreDns(coredns: string, kubeconfig: string): Promise<void> {
-  const corefile = join(paths.etc, 'Corefile');
-  await writeFile(
-    corefile,
+  const corefile = await writeEtc(
+    'Corefile',
     `.:53 {
     bind ${DNS_IP}
     ready 127.0.0.1:18181
@@ -71,18 +66,13 @@ export async function startKubeRouter(kubeRouter: string, kubeconfig: string): P
 export async function startLocalPath(provisioner: string, kubeconfig: string, kubectl: string): Promise<void> {
   await run(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', join(CLUSTER_DIR, 'manifests', 'addons.yaml')]);
   await mkdir(paths.storage, { recursive: true });
-  const config = join(paths.etc, 'local-path.json');
-  await writeFile(config, JSON.stringify({ nodePathMap: [{ node: 'DEFAULT_PATH_FOR_NON_LISTED_NODES', paths: [paths.storage] }] }));
-  const helperPod = join(paths.etc, 'local-path-helper-pod.yaml');
-  await writeFile(
-    helperPod,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'helper-pod' },
-      spec: { containers: [{ name: 'helper-pod', image: BUSYBOX_IMAGE, imagePullPolicy: 'Never' }] },
-    }),
-  );
+  const config = await writeEtc('local-path.json', { nodePathMap: [{ node: 'DEFAULT_PATH_FOR_NON_LISTED_NODES', paths: [paths.storage] }] });
+  const helperPod = await writeEtc('local-path-helper-pod.yaml', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'helper-pod' },
+    spec: { containers: [{ name: 'helper-pod', image: BUSYBOX_IMAGE, imagePullPolicy: 'Never' }] },
+  });
   await startDaemon('local-path-provisioner', provisioner, [
     'start',
     `--kubeconfig=${kubeconfig}`,

@@ -26,6 +26,9 @@ state = "${join(paths.containerd, 'state')}"
 [${cri}]
   sandbox_image = "${PAUSE_IMAGE}"
   netns_mounts_under_state_dir = true
+  # This host withholds CAP_SYS_RESOURCE, so runc cannot give pods the negative OOM score the
+  # kubelet asks for (runc init dies with "can't get final child's PID from pipe"): clamp it.
+  restrict_oom_score_adj = true
   enable_cdi = false
 
 [${cri}.containerd]

@@ -53,6 +53,8 @@ export async function startApiServer(v6kube: string): Promise<void> {
     `--kubelet-client-certificate=${pki.kubeletClient.cert}`,
     `--kubelet-client-key=${pki.kubeletClient.key}`,
     `--kubelet-certificate-authority=${CA.cert}`,
+    // Reach kubelets by their node IP: a hostname would be looked up in the host's DNS, off the host.
+    '--kubelet-preferred-address-types=InternalIP',
     `--service-account-key-file=${SERVICE_ACCOUNT.cert}`,
     `--service-account-signing-key-file=${SERVICE_ACCOUNT.key}`,
     `--service-account-issuer=https://kubernetes.default.svc.${CLUSTER_DOMAIN}`,

@@ -1,12 +1,12 @@
 // Kubeconfig files for the cluster's clients: one per identity, all naming the CA and the API
-// server on loopback.
+// server on the node address (the bridge), where it listens.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { API_PORT, paths } from './config.js';
+import { API_PORT, NODE_IP, paths } from './config.js';
 import { CA, type KeyPair } from './pki.js';
 
-export const API_URL = `https://127.0.0.1:${API_PORT}`;
+export const API_URL = `https://${NODE_IP}:${API_PORT}`;
 
 export const kubeconfigPath = (identity: string) => (identity === 'admin' ? paths.kubeconfig : join(paths.etc, `${identity}.kubeconfig`));
 

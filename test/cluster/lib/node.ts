@@ -1,10 +1,9 @@
 // The node: containerd, the kubelet (cgroup v1 through cgroupfs, as the host has no systemd) and
 // kube-proxy in iptables mode, with the node's identity for the Node authorizer.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, NODE_IP, NODE_NAME, paths } from './config.js';
 import { containerdConfigPath, criEndpoint, writeContainerdConfig } from './containerd.js';
+import { writeEtc } from './etc.js';
 import { tryRun } from './exec.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { CA, ensureNodePki, pki } from './pki.js';
@@ -50,8 +49,7 @@ function kubeletConfig(node: string): object {
 export async function startKubelet(v6kube: string, node = NODE_NAME): Promise<void> {
   await ensureNodePki(node, NODE_IP);
   const kubeconfig = await writeKubeconfig(`kubelet-${node}`, pki.nodeClient(node));
-  const config = join(paths.etc, `kubelet-${node}.yaml`);
-  await writeFile(config, stringify(kubeletConfig(node)));
+  const config = await writeEtc(`kubelet-${node}.yaml`, kubeletConfig(node));
   await startDaemon(`kubelet-${node}`, v6kube, [
     'kubelet',
     `--config=${config}`,
@@ -66,24 +64,20 @@ export async function startKubelet(v6kube: string, node = NODE_NAME): Promise<vo
 
 export async function startProxy(v6kube: string): Promise<void> {
   const kubeconfig = await writeKubeconfig('proxy', pki.proxy);
-  const config = join(paths.etc, 'kube-proxy.yaml');
-  await writeFile(
-    config,
-    stringify({
-      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-      kind: 'KubeProxyConfiguration',
-      clientConnection: { kubeconfig },
-      mode: 'iptables',
-      clusterCIDR: CLUSTER_CIDR,
-      hostnameOverride: NODE_NAME,
-      healthzBindAddress: '127.0.0.1:10256',
-      metricsBindAddress: '127.0.0.1:10249',
-      nodePortAddresses: [`${NODE_IP}/32`],
-      // Leave the host's conntrack settings and route_localnet alone.
-      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
-      iptables: { localhostNodePorts: false, masqueradeAll: false },
-    }),
-  );
+  const config = await writeEtc('kube-proxy.yaml', {
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig },
+    mode: 'iptables',
+    clusterCIDR: CLUSTER_CIDR,
+    hostnameOverride: NODE_NAME,
+    healthzBindAddress: '127.0.0.1:10256',
+    metricsBindAddress: '127.0.0.1:10249',
+    nodePortAddresses: [`${NODE_IP}/32`],
+    // Leave the host's conntrack settings and route_localnet alone.
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+    iptables: { localhostNodePorts: false, masqueradeAll: false },
+  });
   await startDaemon('kube-proxy', v6kube, ['proxy', `--config=${config}`, '--v=1']);
   await waitUntil('kube-proxy to be healthy', 'kube-proxy', () => httpOk('http://127.0.0.1:10256/healthz'), 60_000);
 }

@@ -1,0 +1,13 @@
+// The components' configuration files, all in the state dir's etc/.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { paths } from './config.js';
+
+/** Writes etc/<name>: a string as it is, an object as YAML (JSON being YAML too). Returns the path. */
+export async function writeEtc(name: string, content: string | object): Promise<string> {
+  await mkdir(paths.etc, { recursive: true });
+  const path = join(paths.etc, name);
+  await writeFile(path, typeof content === 'string' ? content : stringify(content));
+  return path;
+}
