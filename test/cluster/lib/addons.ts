@@ -2,13 +2,13 @@
 // htpasswd), CoreDNS (the kubernetes plugin only, no forwarding), kube-router's network-policy
 // controller (iptables + ipset; its router and service proxy off, so no BGP) and
 // local-path-provisioner with its busybox helper pods.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, CLUSTER_DIR, CLUSTER_DOMAIN, DNS_IP, NODE_NAME, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
 import { writeEtc } from './etc.js';
 import { run } from './exec.js';
 import { httpOk } from './probe.js';
-import { startDaemon, waitUntil } from './processes.js';
+import { logPath, startDaemon, waitUntil } from './processes.js';
 
 export async function startRegistry(registry: string): Promise<void> {
   await mkdir(join(paths.registry, 'data'), { recursive: true });
@@ -81,4 +81,6 @@ export async function startLocalPath(provisioner: string, kubeconfig: string, ku
     `--helper-image=${BUSYBOX_IMAGE}`,
     '--namespace=local-path-storage',
   ]);
+  const started = async () => (await readFile(logPath('local-path-provisioner'), 'utf8')).includes('Started provisioner controller');
+  await waitUntil('local-path-provisioner to start', 'local-path-provisioner', started);
 }

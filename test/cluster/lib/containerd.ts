@@ -90,8 +90,9 @@ export async function writeContainerdConfig(): Promise<void> {
   await mkdir(join(paths.cni, 'net.d'), { recursive: true });
   await writeFile(containerdConfigPath, containerdToml());
   await writeFile(join(paths.cni, 'net.d', `10-${CNI_NETWORK}.conflist`), cniConflist());
-  // docker.io too: a bare image name (busybox) resolves there, and must still never leave the host.
-  for (const registry of [REGISTRY, 'docker.io']) {
+  // docker.io too, where a bare name (busybox) points, and v6.local, our images' prefix: a pull of
+  // a missing image must still never leave the host (not even as a DNS lookup).
+  for (const registry of [REGISTRY, 'docker.io', PAUSE_IMAGE.split('/')[0] ?? '']) {
     await mkdir(join(hostsDir, registry), { recursive: true });
     await writeFile(join(hostsDir, registry, 'hosts.toml'), hostsToml());
   }

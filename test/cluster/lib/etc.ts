@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { paths } from './config.js';
 
-/** Writes etc/<name>: a string as it is, an object as YAML (JSON being YAML too). Returns the path. */
+/** Writes etc/<name>: a string as it is, an object as JSON (*.json) or YAML. Returns the path. */
 export async function writeEtc(name: string, content: string | object): Promise<string> {
   await mkdir(paths.etc, { recursive: true });
   const path = join(paths.etc, name);
-  await writeFile(path, typeof content === 'string' ? content : stringify(content));
+  const text = typeof content === 'string' ? content : name.endsWith('.json') ? JSON.stringify(content) : stringify(content);
+  await writeFile(path, text);
   return path;
 }

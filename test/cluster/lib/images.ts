@@ -2,7 +2,7 @@
 // busybox image (Debian's busybox-static: sh, wget, nc, httpd, nslookup) for the local-path
 // helper pods and for the smoke tests' clients and servers. Imported into containerd under
 // v6.local/…, so nothing is ever pulled for them; pushed to the local registry on demand.
-import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
 import { run } from './exec.js';
@@ -24,12 +24,16 @@ export function busyboxImage(name = BUSYBOX_IMAGE): ImageSpec {
     populate: async (rootfs) => {
       await mkdir(join(rootfs, 'bin'));
       await mkdir(join(rootfs, 'etc'));
-      await mkdir(join(rootfs, 'tmp'), { mode: 0o1777 });
+      await mkdir(join(rootfs, 'tmp'));
+      await chmod(join(rootfs, 'tmp'), 0o1777); // mkdir's mode goes through the umask
       await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
       const applets = (await run('/bin/busybox', ['--list'])).split('\n').filter((a) => a !== '' && a !== 'busybox');
       for (const applet of applets) await symlink('busybox', join(rootfs, 'bin', applet));
       await writeFile(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n');
       await writeFile(join(rootfs, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\n');
+      // Its own name inside, so two names never share an image ID (containerd's CRI store keys
+      // images by ID: a pulled twin of an imported image made the kubelet lose the imported one).
+      await writeFile(join(rootfs, 'etc', 'v6-image'), `${name}\n`);
     },
   };
 }
