@@ -1,5 +1,5 @@
 // The images the cluster runs: the sandbox (pause) image from our own static binary, and a
-// busybox image (Debian's busybox-static: sh, wget, nc, httpd, nslookup) for the local-path
+// busybox image (Debian's busybox-static: sh, nc, httpd, nslookup) for the local-path
 // helper pods and for the smoke tests' clients and servers. Imported into containerd under
 // v6.local/…, so nothing is ever pulled for them; pushed to the local registry on demand.
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';

@@ -16,7 +16,7 @@ import { ensureKubectl } from '../lib/kubectl.js';
 export const KUBECONFIG = process.env.KUBECONFIG ?? paths.kubeconfig;
 /** True when the tests run against the cluster `npm run cluster:up` started (its registry is there too). */
 export const LOCAL_CLUSTER = process.env.KUBECONFIG === undefined || process.env.KUBECONFIG === paths.kubeconfig;
-/** An image with busybox's sh, wget, httpd and nslookup: ours on the local cluster, V6_CLUSTER_TEST_IMAGE elsewhere. */
+/** An image with busybox's sh, nc, httpd and nslookup: ours on the local cluster, V6_CLUSTER_TEST_IMAGE elsewhere. */
 export const TEST_IMAGE = LOCAL_CLUSTER ? BUSYBOX_IMAGE : (process.env.V6_CLUSTER_TEST_IMAGE ?? 'busybox:1.36');
 
 if (!existsSync(KUBECONFIG)) {

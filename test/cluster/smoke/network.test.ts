@@ -15,19 +15,24 @@ async function serverAndClient(ns: string): Promise<string> {
   return (await podStatus(ns, 'server')).podIP ?? '';
 }
 
-/** What the client pod fetches from url (wget with a short timeout), or undefined when it cannot connect. */
-async function fetchFromClient(ns: string, url: string): Promise<string | undefined> {
-  const result = await kubectlResult(['exec', '-n', ns, 'client', '--', 'wget', '-q', '-T', '3', '-O', '-', url]);
-  return result.ok ? result.stdout.trim() : undefined;
+/**
+ * The body the client pod gets for GET / from host:port, or undefined when it cannot connect.
+ * nc, not wget: Debian's static busybox wget crashes (SIGSEGV) on any request.
+ */
+async function fetchFromClient(ns: string, host: string, port = PORT): Promise<string | undefined> {
+  const request = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`;
+  const result = await kubectlResult(['exec', '-n', ns, 'client', '--', 'sh', '-c', request]);
+  const [head, body] = result.stdout.split('\r\n\r\n');
+  return head?.startsWith('HTTP/1.') ? body?.trim() : undefined;
 }
 
 test('a default-deny NetworkPolicy blocks a pod-to-pod connection that works without it', async (t) => {
   const ns = await testNamespace(t, 'netpol');
   const serverIp = await serverAndClient(ns);
-  t.is(await fetchFromClient(ns, `http://${serverIp}:${PORT}/`), 'hello from server');
+  t.is(await fetchFromClient(ns, serverIp), 'hello from server');
 
   await apply(ns, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
-  await until('the policy to block the connection', async () => (await fetchFromClient(ns, `http://${serverIp}:${PORT}/`)) === undefined, 60_000);
+  await until('the policy to block the connection', async () => (await fetchFromClient(ns, serverIp)) === undefined, 60_000);
 
   // Enforced, not broken: a policy that lets the client in opens it again.
   await apply(ns, {
@@ -36,7 +41,7 @@ test('a default-deny NetworkPolicy blocks a pod-to-pod connection that works wit
     metadata: { name: 'allow-client' },
     spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }] }] },
   });
-  await until('the allow policy to let the client in', async () => (await fetchFromClient(ns, `http://${serverIp}:${PORT}/`)) === 'hello from server', 60_000);
+  await until('the allow policy to let the client in', async () => (await fetchFromClient(ns, serverIp)) === 'hello from server', 60_000);
   t.pass();
 });
 
@@ -49,6 +54,6 @@ test('a Service name resolves to its ClusterIP, which answers', async (t) => {
   const lookup = await kubectl(['exec', '-n', ns, 'client', '--', 'nslookup', `web.${ns}.svc.cluster.local`]);
   t.regex(lookup, new RegExp(`Address: ${clusterIp.replaceAll('.', '\\.')}\\b`));
   // The short name through the pod's search path, and the port mapping through the ClusterIP.
-  await until('the Service to answer', async () => (await fetchFromClient(ns, 'http://web/')) === 'hello from server', 30_000);
+  await until('the Service to answer', async () => (await fetchFromClient(ns, 'web', 80)) === 'hello from server', 30_000);
   t.pass();
 });
