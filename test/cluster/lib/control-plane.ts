@@ -64,17 +64,24 @@ export async function startApiServer(v6kube: string): Promise<void> {
   await waitUntil('the API server to be ready', 'apiserver', () => httpsOk(`https://${NODE_IP}:${API_PORT}/readyz`, pki.admin), 120_000);
 }
 
-export async function startControllers(v6kube: string): Promise<void> {
-  const cm = await writeKubeconfig('controller-manager', pki.controllerManager);
-  await startDaemon('controller-manager', v6kube, [
-    'controller-manager',
-    `--kubeconfig=${cm}`,
-    `--authentication-kubeconfig=${cm}`,
-    `--authorization-kubeconfig=${cm}`,
+/** The flags the controller manager and the scheduler share: one identity, serving on loopback, alone. */
+function loopbackComponent(kubeconfig: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
     '--bind-address=127.0.0.1',
     `--tls-cert-file=${pki.loopback.cert}`,
     `--tls-private-key-file=${pki.loopback.key}`,
     '--leader-elect=false',
+  ];
+}
+
+export async function startControllers(v6kube: string): Promise<void> {
+  const cm = await writeKubeconfig('controller-manager', pki.controllerManager);
+  await startDaemon('controller-manager', v6kube, [
+    'controller-manager',
+    ...loopbackComponent(cm),
     '--use-service-account-credentials=true',
     `--service-account-private-key-file=${SERVICE_ACCOUNT.key}`,
     `--root-ca-file=${CA.cert}`,
@@ -91,13 +98,7 @@ export async function startControllers(v6kube: string): Promise<void> {
   const scheduler = await writeKubeconfig('scheduler', pki.scheduler);
   await startDaemon('scheduler', v6kube, [
     'scheduler',
-    `--kubeconfig=${scheduler}`,
-    `--authentication-kubeconfig=${scheduler}`,
-    `--authorization-kubeconfig=${scheduler}`,
-    '--bind-address=127.0.0.1',
-    `--tls-cert-file=${pki.loopback.cert}`,
-    `--tls-private-key-file=${pki.loopback.key}`,
-    '--leader-elect=false',
+    ...loopbackComponent(scheduler),
     '--v=1',
   ]);
   await waitUntil('the controller manager to be healthy', 'controller-manager', () => httpsOk('https://127.0.0.1:10257/healthz'));
