@@ -2,7 +2,7 @@
 // shims, daemons, mounts, cgroups, iptables rules, ipsets, the bridge, host settings and the
 // state dir. Safe to run at any point, also after a failed or partial up.
 import { rm } from 'node:fs/promises';
-import { STATE_DIR } from './lib/config.js';
+import { NODES, STATE_DIR } from './lib/config.js';
 import { killPods, killShims, unmountState } from './lib/host-cleanup.js';
 import { tearDownHostNetwork } from './lib/network.js';
 import { recordedDaemons, stopDaemon } from './lib/processes.js';
@@ -15,13 +15,14 @@ const rank = (name: string) => {
 };
 
 async function down(): Promise<void> {
-  const daemons = (await recordedDaemons()).filter((d) => d !== 'containerd').sort((a, b) => rank(a) - rank(b));
+  const recorded = await recordedDaemons();
+  const daemons = recorded.filter((d) => !d.startsWith('containerd')).sort((a, b) => rank(a) - rank(b));
   for (const daemon of daemons) await stopDaemon(daemon);
   await killPods();
   await killShims();
-  await stopDaemon('containerd');
+  for (const containerd of recorded.filter((d) => d.startsWith('containerd'))) await stopDaemon(containerd);
   await unmountState();
-  await tearDownHostNetwork();
+  await tearDownHostNetwork(NODES);
   await rm(STATE_DIR, { recursive: true, force: true });
 }
 

@@ -4,10 +4,11 @@
 // local-path-provisioner with its busybox helper pods.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUSYBOX_IMAGE, CLUSTER_DIR, CLUSTER_DOMAIN, DNS_IP, NODE_NAME, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
+import { BUSYBOX_IMAGE, CLUSTER_DIR, CLUSTER_DOMAIN, DNS_IP, type NodeSpec, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
 import { writeEtc } from './etc.js';
 import { run } from './exec.js';
 import { httpOk } from './probe.js';
+import { startInNode } from './node.js';
 import { logPath, startDaemon, waitUntil } from './processes.js';
 
 export async function startRegistry(registry: string): Promise<void> {
@@ -46,10 +47,11 @@ export async function startCoreDns(coredns: string, kubeconfig: string): Promise
   await waitUntil('CoreDNS to be ready', 'coredns', () => httpOk('http://127.0.0.1:18181/ready'));
 }
 
-export async function startKubeRouter(kubeRouter: string, kubeconfig: string): Promise<void> {
-  await startDaemon('kube-router', kubeRouter, [
+/** kube-router enforces policies on the node it runs on: one per node, in the node's network namespace. */
+export async function startKubeRouter(kubeRouter: string, kubeconfig: string, node: NodeSpec): Promise<void> {
+  await startInNode(node, 'kube-router', kubeRouter, [
     `--kubeconfig=${kubeconfig}`,
-    `--hostname-override=${NODE_NAME}`,
+    `--hostname-override=${node.name}`,
     '--run-firewall=true',
     '--run-router=false',
     '--run-service-proxy=false',
@@ -60,7 +62,7 @@ export async function startKubeRouter(kubeRouter: string, kubeconfig: string): P
     '--metrics-port=0',
     '--v=1',
   ]);
-  await waitUntil('kube-router to be healthy', 'kube-router', () => httpOk('http://127.0.0.1:20244/healthz'));
+  await waitUntil(`kube-router on ${node.name} to be healthy`, `kube-router-${node.name}`, () => httpOk(`http://${node.ip}:20244/healthz`));
 }
 
 export async function startLocalPath(provisioner: string, kubeconfig: string, kubectl: string): Promise<void> {

@@ -31,11 +31,39 @@ export const APT_PACKAGES = [
   'apache2-utils', // htpasswd -B: the registry accepts bcrypt only
 ];
 
-export const NODE_NAME = 'v6-node-1';
-/** Our own bridge: the node's address, the pods' gateway, the API server's advertise address. */
-export const BRIDGE = 'v6br0';
-export const NODE_IP = '10.244.0.1';
-export const POD_CIDR = '10.244.0.0/24';
+/** One node: a kubelet with its own containerd, kube-proxy and kube-router. */
+export interface NodeSpec {
+  name: string;
+  /** The node's InternalIP. */
+  ip: string;
+  /** Its pods' range (the controller manager allocates the same /24s, in this order). */
+  podCidr: string;
+  /** Its pods' bridge and gateway. */
+  bridge: string;
+  gateway: string;
+  /** The network namespace it runs in; the first node runs in the host's. */
+  netns?: string;
+}
+
+/**
+ * The first node lives on the host, on our bridge (its address is also the API server's); the
+ * second in a network namespace of its own, joined to the host by a veth pair in 10.244.255.0/30.
+ */
+export const NODES: NodeSpec[] = [
+  { name: 'v6-node-1', ip: '10.244.0.1', podCidr: '10.244.0.0/24', bridge: 'v6br0', gateway: '10.244.0.1' },
+  { name: 'v6-node-2', ip: '10.244.255.2', podCidr: '10.244.1.0/24', bridge: 'v6br1', gateway: '10.244.1.1', netns: 'v6-node-2' },
+];
+/** The host's end of the second node's veth pair. */
+export const NODE2_LINK = { host: 'v6n2-host', node: 'v6n2-node', hostIp: '10.244.255.1', prefix: 30 };
+/** How many nodes cluster:up starts (V6_CLUSTER_NODES=1 for one). */
+export const NODE_COUNT = Number(process.env.V6_CLUSTER_NODES ?? '2');
+
+const first = NODES[0] as NodeSpec;
+export const NODE_NAME = first.name;
+/** Our own bridge: the first node's address, its pods' gateway, the API server's advertise address. */
+export const BRIDGE = first.bridge;
+export const NODE_IP = first.ip;
+export const POD_CIDR = first.podCidr;
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/16';
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
@@ -48,7 +76,8 @@ export const CNI_NETWORK = 'v6-cluster';
 export const API_PORT = 6443;
 export const ETCD_CLIENT_PORT = 23790;
 export const ETCD_PEER_PORT = 23800;
-export const REGISTRY = '127.0.0.1:5000';
+/** On the first node's address, not loopback: the other node's containerd (in its own namespace) pulls from it too. */
+export const REGISTRY = `${NODE_IP}:5000`;
 export const REGISTRY_USER = 'v6';
 export const REGISTRY_PASSWORD = 'v6-cluster-registry';
 
@@ -62,8 +91,8 @@ export const paths = {
   pids: join(STATE_DIR, 'pids'),
   etc: join(STATE_DIR, 'etc'),
   etcd: join(STATE_DIR, 'etcd'),
+  /** containerd/<node>/: each node's containerd root, state and socket. */
   containerd: join(STATE_DIR, 'containerd'),
-  containerdSocket: join(STATE_DIR, 'containerd', 'containerd.sock'),
   kubelet: join(STATE_DIR, 'kubelet'),
   cni: join(STATE_DIR, 'cni'),
   registry: join(STATE_DIR, 'registry'),

@@ -4,24 +4,28 @@
 // anywhere else.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BRIDGE, CNI_NETWORK, NODE_IP, PAUSE_IMAGE, POD_CIDR, REGISTRY, paths } from './config.js';
+import { CNI_NETWORK, type NodeSpec, PAUSE_IMAGE, REGISTRY, paths } from './config.js';
 
 const hostsDir = join(paths.containerd, 'certs.d');
+const containerdDir = (node: NodeSpec) => join(paths.containerd, node.name);
+const cniConfDir = (node: NodeSpec) => join(paths.cni, node.name, 'net.d');
 
-export const containerdConfigPath = join(paths.etc, 'containerd.toml');
+export const containerdSocket = (node: NodeSpec) => join(containerdDir(node), 'containerd.sock');
+export const criEndpoint = (node: NodeSpec) => `unix://${containerdSocket(node)}`;
+export const containerdConfigPath = (node: NodeSpec) => join(paths.etc, `containerd-${node.name}.toml`);
 
 /** containerd's TOML, written by hand: it is flat enough, and the project has no TOML library. */
-function containerdToml(): string {
+function containerdToml(node: NodeSpec): string {
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   return `version = 2
-root = "${join(paths.containerd, 'root')}"
-state = "${join(paths.containerd, 'state')}"
+root = "${join(containerdDir(node), 'root')}"
+state = "${join(containerdDir(node), 'state')}"
 
 [grpc]
-  address = "${paths.containerdSocket}"
+  address = "${containerdSocket(node)}"
 
 [ttrpc]
-  address = "${paths.containerdSocket}.ttrpc"
+  address = "${containerdSocket(node)}.ttrpc"
 
 [${cri}]
   sandbox_image = "${PAUSE_IMAGE}"
@@ -43,7 +47,7 @@ state = "${join(paths.containerd, 'state')}"
 
 [${cri}.cni]
   bin_dir = "/usr/lib/cni"
-  conf_dir = "${join(paths.cni, 'net.d')}"
+  conf_dir = "${cniConfDir(node)}"
 
 [${cri}.registry]
   config_path = "${hostsDir}"
@@ -59,7 +63,7 @@ function hostsToml(): string {
 `;
 }
 
-function cniConflist(): string {
+function cniConflist(node: NodeSpec): string {
   return JSON.stringify(
     {
       cniVersion: '1.0.0',
@@ -67,14 +71,14 @@ function cniConflist(): string {
       plugins: [
         {
           type: 'bridge',
-          bridge: BRIDGE,
+          bridge: node.bridge,
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
           ipam: {
             type: 'host-local',
-            dataDir: join(paths.cni, 'ipam'),
-            ranges: [[{ subnet: POD_CIDR, gateway: NODE_IP, rangeStart: POD_CIDR.replace(/0\/\d+$/, '10') }]],
+            dataDir: join(paths.cni, node.name, 'ipam'),
+            ranges: [[{ subnet: node.podCidr, gateway: node.gateway, rangeStart: node.podCidr.replace(/0\/\d+$/, '10') }]],
             routes: [{ dst: '0.0.0.0/0' }],
           },
         },
@@ -85,11 +89,11 @@ function cniConflist(): string {
   );
 }
 
-export async function writeContainerdConfig(): Promise<void> {
+export async function writeContainerdConfig(node: NodeSpec): Promise<void> {
   await mkdir(paths.etc, { recursive: true });
-  await mkdir(join(paths.cni, 'net.d'), { recursive: true });
-  await writeFile(containerdConfigPath, containerdToml());
-  await writeFile(join(paths.cni, 'net.d', `10-${CNI_NETWORK}.conflist`), cniConflist());
+  await mkdir(cniConfDir(node), { recursive: true });
+  await writeFile(containerdConfigPath(node), containerdToml(node));
+  await writeFile(join(cniConfDir(node), `10-${CNI_NETWORK}.conflist`), cniConflist(node));
   // docker.io too, where a bare name (busybox) points, and v6.local, our images' prefix: a pull of
   // a missing image must still never leave the host (not even as a DNS lookup).
   for (const registry of [REGISTRY, 'docker.io', PAUSE_IMAGE.split('/')[0] ?? '']) {
@@ -97,5 +101,3 @@ export async function writeContainerdConfig(): Promise<void> {
     await writeFile(join(hostsDir, registry, 'hosts.toml'), hostsToml());
   }
 }
-
-export const criEndpoint = `unix://${paths.containerdSocket}`;

@@ -7,7 +7,7 @@ import { STATE_DIR, paths } from './config.js';
 import { tryRun } from './exec.js';
 import { terminate } from './processes.js';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
+export const CGROUP_ROOT = '/sys/fs/cgroup';
 /** The kubelets' cgroup roots (cgroupfs driver): the first node's default, and the other nodes' own. */
 export const KUBEPODS = /^(kubepods|v6-node-.*)$/;
 
@@ -41,13 +41,13 @@ export async function killPods(): Promise<void> {
   for (const cgroup of cgroups) await rmdir(cgroup).catch(() => undefined);
 }
 
-/** containerd-shim processes of our containerd (their command line names its socket). */
+/** containerd-shim processes of our containerds (their command line names the socket, under the state dir). */
 export async function killShims(): Promise<void> {
   const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.startsWith('/usr/bin/containerd-shim') && cmdline.includes(paths.containerdSocket)) pids.push(Number(entry));
+    if (cmdline.startsWith('/usr/bin/containerd-shim') && cmdline.includes(`${paths.containerd}/`)) pids.push(Number(entry));
   }
   await Promise.all(pids.map((pid) => terminate(pid, 2000)));
 }

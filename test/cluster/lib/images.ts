@@ -4,7 +4,8 @@
 // v6.local/…, so nothing is ever pulled for them; pushed to the local registry on demand.
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUSYBOX_IMAGE, PAUSE_IMAGE, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
+import { BUSYBOX_IMAGE, type NodeSpec, PAUSE_IMAGE, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
+import { containerdSocket } from './containerd.js';
 import { run } from './exec.js';
 import { type ImageSpec, buildOciArchive } from './oci.js';
 
@@ -40,10 +41,10 @@ export function busyboxImage(name = BUSYBOX_IMAGE): ImageSpec {
 
 const archiveDir = (spec: ImageSpec) => join(paths.images, spec.name.replace(/[^a-zA-Z0-9.-]/g, '_'));
 
-/** Imports the image into containerd's k8s.io namespace, where the kubelet finds it. */
-export async function importImage(spec: ImageSpec): Promise<void> {
+/** Imports the image into a node's containerd, in the k8s.io namespace where the kubelet finds it. */
+export async function importImage(spec: ImageSpec, node: NodeSpec): Promise<void> {
   const archive = await buildOciArchive(spec, archiveDir(spec));
-  await run('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', archive]);
+  await run('ctr', ['--address', containerdSocket(node), '-n', 'k8s.io', 'images', 'import', archive]);
 }
 
 /** Pushes the image to the local registry as REGISTRY/<repository>, with the registry's credentials. */

@@ -4,7 +4,7 @@
 // or anything else sends to a pod. Down removes all of it, plus every iptables rule and ipset that
 // the kubelet, kube-proxy and kube-router made (theirs all carry the KUBE- / kube-router prefix).
 import { readFile, writeFile } from 'node:fs/promises';
-import { BRIDGE, CLUSTER_CIDR, NODE_IP, POD_CIDR, SERVICE_CIDR, paths } from './config.js';
+import { BRIDGE, CLUSTER_CIDR, NODE2_LINK, NODE_IP, type NodeSpec, POD_CIDR, SERVICE_CIDR, paths } from './config.js';
 import { run, tryRun } from './exec.js';
 
 const GUARD_CHAIN = 'V6CLUSTER-GUARD';
@@ -70,6 +70,36 @@ export async function setUpHostNetwork(): Promise<void> {
   await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
+/** The command line that runs a program in the node's network namespace (the host's for the first node). */
+export function inNode(node: NodeSpec, command: string, args: string[]): [string, string[]] {
+  return node.netns === undefined ? [command, args] : ['nsenter', [`--net=/var/run/netns/${node.netns}`, command, ...args]];
+}
+
+/**
+ * A node in its own network namespace: a veth pair to the host, the host routing the node's pod
+ * range to it, forwarding and bridge netfilter on inside (both are per namespace). Its pods'
+ * bridge is made by CNI. Whatever it sends off the cluster reaches the host's guard.
+ */
+export async function setUpNodeNetwork(node: NodeSpec): Promise<void> {
+  const netns = node.netns;
+  if (netns === undefined) return;
+  const inside = (args: string[]) => run('ip', ['-n', netns, ...args]);
+  if ((await tryRun('ip', ['netns', 'pids', netns])) === undefined) await run('ip', ['netns', 'add', netns]);
+  if ((await tryRun('ip', ['link', 'show', NODE2_LINK.host])) === undefined) {
+    await run('ip', ['link', 'add', NODE2_LINK.host, 'type', 'veth', 'peer', 'name', NODE2_LINK.node, 'netns', netns]);
+  }
+  await run('ip', ['addr', 'replace', `${NODE2_LINK.hostIp}/${NODE2_LINK.prefix}`, 'dev', NODE2_LINK.host]);
+  await run('ip', ['link', 'set', NODE2_LINK.host, 'up']);
+  await inside(['addr', 'replace', `${node.ip}/${NODE2_LINK.prefix}`, 'dev', NODE2_LINK.node]);
+  await inside(['link', 'set', NODE2_LINK.node, 'up']);
+  await inside(['link', 'set', 'lo', 'up']);
+  await inside(['route', 'replace', 'default', 'via', NODE2_LINK.hostIp]);
+  await ensureRoute([node.podCidr, 'via', node.ip, 'dev', NODE2_LINK.host]);
+  for (const key of ['net/ipv4/ip_forward', 'net/bridge/bridge-nf-call-iptables']) {
+    await run('nsenter', [`--net=/var/run/netns/${netns}`, 'sh', '-c', `echo 1 > /proc/sys/${key}`]);
+  }
+}
+
 /** Splits one iptables-save rule into arguments, keeping "quoted comments" whole. */
 export function ruleArguments(rule: string): string[] {
   return [...rule.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? '')));
@@ -104,7 +134,9 @@ async function sweepIpsets(): Promise<void> {
 }
 
 /** Everything setUpHostNetwork and the cluster's components changed on the host, undone. */
-export async function tearDownHostNetwork(): Promise<void> {
+export async function tearDownHostNetwork(nodes: NodeSpec[]): Promise<void> {
+  // A node's namespace takes its veth pair, bridge, iptables rules and ipsets with it.
+  for (const node of nodes) if (node.netns !== undefined) await tryRun('ip', ['netns', 'del', node.netns]);
   await sweepFirewall('iptables');
   await sweepFirewall('ip6tables');
   await sweepIpsets();

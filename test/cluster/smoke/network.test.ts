@@ -1,15 +1,22 @@
 // The network is real: pods reach each other through the CNI bridge, a default-deny
 // NetworkPolicy is enforced (kube-router's iptables rules), a Service name resolves (CoreDNS)
 // and answers through its ClusterIP (kube-proxy's iptables rules).
-import test from 'ava';
-import { apply, busyboxPod, getJson, kubectl, kubectlResult, podStatus, testNamespace, until, waitForPodPhase } from './kube.js';
+import test, { type ExecutionContext } from 'ava';
+import { NODE_COUNT } from '../lib/config.js';
+import { LOCAL_CLUSTER, apply, busyboxPod, getJson, kubectl, kubectlResult, podStatus, testNamespace, until, waitForPodPhase } from './kube.js';
 
 const PORT = 8080;
 /** busybox httpd serving one page that names the pod. */
 const SERVER = `mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`;
 
-async function serverAndClient(ns: string): Promise<string> {
-  await apply(ns, busyboxPod('server', SERVER, { labels: { app: 'server' } }), busyboxPod('client', 'sleep 3600', { labels: { app: 'client' } }));
+/** Starts the server and the client pods (on the given nodes, if any) and returns the server's pod IP. */
+async function serverAndClient(ns: string, nodes: { server?: string; client?: string } = {}): Promise<string> {
+  const on = (node?: string) => (node === undefined ? {} : { spec: { nodeName: node } });
+  await apply(
+    ns,
+    busyboxPod('server', SERVER, { labels: { app: 'server' }, ...on(nodes.server) }),
+    busyboxPod('client', 'sleep 3600', { labels: { app: 'client' }, ...on(nodes.client) }),
+  );
   await waitForPodPhase(ns, 'server', 'Running');
   await waitForPodPhase(ns, 'client', 'Running');
   return (await podStatus(ns, 'server')).podIP ?? '';
@@ -26,9 +33,9 @@ async function fetchFromClient(ns: string, host: string, port = PORT): Promise<s
   return head?.startsWith('HTTP/1.') ? body?.trim() : undefined;
 }
 
-test('a default-deny NetworkPolicy blocks a pod-to-pod connection that works without it', async (t) => {
+async function defaultDenyBlocks(t: ExecutionContext, nodes: { server?: string; client?: string }): Promise<void> {
   const ns = await testNamespace(t, 'netpol');
-  const serverIp = await serverAndClient(ns);
+  const serverIp = await serverAndClient(ns, nodes);
   t.is(await fetchFromClient(ns, serverIp), 'hello from server');
 
   await apply(ns, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
@@ -43,6 +50,19 @@ test('a default-deny NetworkPolicy blocks a pod-to-pod connection that works wit
   });
   await until('the allow policy to let the client in', async () => (await fetchFromClient(ns, serverIp)) === 'hello from server', 60_000);
   t.pass();
+}
+
+test('a default-deny NetworkPolicy blocks a pod-to-pod connection that works without it', (t) => defaultDenyBlocks(t, {}));
+
+// The local cluster has NODE_COUNT nodes; another cluster may have one, and then there is no "across".
+(LOCAL_CLUSTER && NODE_COUNT < 2 ? test.skip : test)('across nodes too: the connection works, and the policy blocks it', async (t) => {
+  const [first, second] = (await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').sort();
+  if (second === undefined) {
+    t.log(`the cluster has one node (${first}): nothing runs across nodes`);
+    t.pass();
+    return;
+  }
+  await defaultDenyBlocks(t, { client: first, server: second });
 });
 
 test('a Service name resolves to its ClusterIP, which answers', async (t) => {
