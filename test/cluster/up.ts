@@ -39,6 +39,7 @@ async function up(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the test cluster runs containers and changes the host network: run it as root');
   if (await isRunning('apiserver')) {
     log(`already running (state in ${STATE_DIR})`);
+    console.log(paths.kubeconfig);
     return;
   }
   const started = Date.now();

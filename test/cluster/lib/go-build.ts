@@ -36,7 +36,7 @@ async function cached(entry: string, binary: string, log: Log, build: (outDir: s
 }
 
 function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly', ...extra };
+  return { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly -buildvcs=false', ...extra };
 }
 
 /** The hash of a wrapper module's go.mod, go.sum and Go sources. */
@@ -79,7 +79,7 @@ export const pauseBinary = (log: Log) => wrapperBinary('pause', 'v1', [], log);
 export function upstreamBinary(name: keyof typeof UPSTREAM_TOOLS, log: Log): Promise<string> {
   const { pkg, version } = UPSTREAM_TOOLS[name];
   return cached(`${name}-${version}`, name, log, async (out) => {
-    await run('go', ['install', '-trimpath', '-ldflags', '-s -w', `${pkg}@${version}`], { env: goEnv({ GOBIN: out, GOFLAGS: '' }) });
+    await run('go', ['install', '-trimpath', '-ldflags', '-s -w', `${pkg}@${version}`], { env: goEnv({ GOBIN: out, GOFLAGS: '-buildvcs=false' }) });
     const built = pkg.split('/').at(-1) ?? name;
     if (built !== name) await rename(join(out, built), join(out, name));
   });
