@@ -8,8 +8,8 @@ import { ensurePackages } from './lib/apt.js';
 import { APT_PACKAGES, NODES, NODE_COUNT, type NodeSpec, STATE_DIR, paths } from './lib/config.js';
 import { startApiServer, startControllers, startEtcd } from './lib/control-plane.js';
 import { run } from './lib/exec.js';
-import { corednsBinary, kubeBinary, pauseBinary, upstreamBinary } from './lib/go-build.js';
-import { busyboxImage, importImage, pauseImage } from './lib/images.js';
+import { corednsBinary, kubeBinary, upstreamBinary } from './lib/go-build.js';
+import { busyboxImage, clusterPauseImage, importImage } from './lib/images.js';
 import { writeKubeconfig } from './lib/kubeconfig.js';
 import { ensureKubectl } from './lib/kubectl.js';
 import { setUpHostNetwork, setUpNodeNetwork } from './lib/network.js';
@@ -47,7 +47,6 @@ async function up(): Promise<void> {
   const kubectl = await ensureKubectl();
   const v6kube = await kubeBinary(log);
   const coredns = await corednsBinary(log);
-  const pause = await pauseBinary(log);
   const registry = await upstreamBinary('registry', log);
   const kubeRouter = await upstreamBinary('kube-router', log);
   const localPath = await upstreamBinary('local-path-provisioner', log);
@@ -60,7 +59,7 @@ async function up(): Promise<void> {
   for (const node of nodes) {
     await setUpNodeNetwork(node);
     await startContainerd(node);
-    await importImage(pauseImage(pause), node);
+    await importImage(clusterPauseImage(), node);
     await importImage(busyboxImage(), node);
   }
   await startRegistry(registry);

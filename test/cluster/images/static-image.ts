@@ -22,7 +22,10 @@ export interface BuiltImage {
 export interface StaticFile {
   /** Absolute path in the image. */
   path: string;
-  data: Buffer | string;
+  /** The content, or with `link` nothing. */
+  data?: Buffer | string;
+  /** Makes the file a symbolic link to this target (busybox's applets, say). */
+  link?: string;
   mode?: number;
 }
 
@@ -69,11 +72,15 @@ function parents(path: string): string[] {
 
 /** The layer: directories first, then the binary and the files, sorted, root-owned. */
 export function staticLayer(binaryPath: string, binary: Buffer, files: readonly StaticFile[]): Buffer {
-  const all = [{ path: binaryPath, data: binary, mode: 0o755 }, ...files].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const all: StaticFile[] = [{ path: binaryPath, data: binary, mode: 0o755 }, ...files].sort((a, b) => (a.path < b.path ? -1 : 1));
   const dirs = [...new Set(all.flatMap((f) => parents(f.path)))].sort();
   const entries: TarEntry[] = [
     ...dirs.map((path): TarEntry => ({ path, type: 'dir', mode: path === 'tmp' ? 0o1777 : 0o755 })),
-    ...all.map((f): TarEntry => ({ path: f.path.replace(/^\/+/, ''), type: 'file', data: Buffer.from(f.data), mode: f.mode ?? 0o644 })),
+    ...all.map((f): TarEntry =>
+      f.link === undefined
+        ? { path: f.path.replace(/^\/+/, ''), type: 'file', data: Buffer.from(f.data ?? ''), mode: f.mode ?? 0o644 }
+        : { path: f.path.replace(/^\/+/, ''), type: 'symlink', linkname: f.link, mode: 0o777 },
+    ),
   ];
   return tar(entries);
 }
@@ -104,7 +111,7 @@ export async function staticBinaryImage(options: StaticImageOptions): Promise<Bu
   };
   const name = normalizeName(options.name);
   const files = options.files ?? [];
-  const key = inputKey('static-image/1', name, path, config, binary, ...files.map((f) => ({ path: f.path, mode: f.mode ?? 0o644, data: Buffer.from(f.data).toString('base64') })));
+  const key = inputKey('static-image/2', name, path, config, binary, ...files.map((f) => ({ path: f.path, mode: f.mode ?? 0o644, link: f.link, data: Buffer.from(f.data ?? '').toString('base64') })));
   const { dir, hit } = await cachedDir('static', key, async (scratch) => {
     const built = ociArchive({ name, layers: [staticLayer(path, binary, files)], config });
     await writeFile(join(scratch, 'image.oci.tar'), built.archive);

@@ -73,7 +73,6 @@ export function kubeBinary(log: Log): Promise<string> {
 }
 
 export const corednsBinary = (log: Log) => wrapperBinary('coredns', 'v1.14.7', [], log);
-export const pauseBinary = (log: Log) => wrapperBinary('pause', 'v1', [], log);
 
 /** An upstream module's command, built as `go install pkg@version` with the module's own go.sum. */
 export function upstreamBinary(name: keyof typeof UPSTREAM_TOOLS, log: Log): Promise<string> {

@@ -1,56 +1,47 @@
-// The images the cluster runs: the sandbox (pause) image from our own static binary, and a
-// busybox image (Debian's busybox-static: sh, nc, httpd, nslookup) for the local-path
-// helper pods and for the smoke tests' clients and servers. Imported into containerd under
-// v6.local/…, so nothing is ever pulled for them; pushed to the local registry on demand.
-import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { BUSYBOX_IMAGE, type NodeSpec, PAUSE_IMAGE, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, paths } from './config.js';
+// The images the cluster runs, made by the image tier (test/cluster/images/): the sandbox (pause)
+// image, and a busybox image (Debian's busybox-static: sh, nc, httpd, nslookup) for the
+// local-path helper pods and for the smoke tests' clients and servers. Imported into containerd
+// under v6.local/…, so nothing is ever pulled for them; pushed to the local registry on demand.
+import { importIntoContainerd } from '../images/containerd.js';
+import { pauseImage } from '../images/pause.js';
+import { pushArchive } from '../images/push.js';
+import { run } from '../images/run.js';
+import { staticBinaryImage, type BuiltImage } from '../images/static-image.js';
+import { BUSYBOX_IMAGE, type NodeSpec, PAUSE_IMAGE, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER } from './config.js';
 import { containerdSocket } from './containerd.js';
-import { run } from './exec.js';
-import { type ImageSpec, buildOciArchive } from './oci.js';
 
-export function pauseImage(pauseBinary: string): ImageSpec {
-  return {
-    name: PAUSE_IMAGE,
-    entrypoint: ['/pause'],
-    user: '65535:65535',
-    populate: (rootfs) => copyFile(pauseBinary, join(rootfs, 'pause')),
-  };
-}
+export const clusterPauseImage = (): Promise<BuiltImage> => pauseImage(PAUSE_IMAGE);
 
-export function busyboxImage(name = BUSYBOX_IMAGE): ImageSpec {
-  return {
+export async function busyboxImage(name = BUSYBOX_IMAGE): Promise<BuiltImage> {
+  const applets = (await run('/bin/busybox', ['--list'])).split('\n').filter((a) => a !== '' && a !== 'busybox');
+  return staticBinaryImage({
     name,
+    binary: '/bin/busybox',
+    path: '/bin/busybox',
+    entrypoint: [],
     cmd: ['sh'],
-    populate: async (rootfs) => {
-      await mkdir(join(rootfs, 'bin'));
-      await mkdir(join(rootfs, 'etc'));
-      await mkdir(join(rootfs, 'tmp'));
-      await chmod(join(rootfs, 'tmp'), 0o1777); // mkdir's mode goes through the umask
-      await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-      const applets = (await run('/bin/busybox', ['--list'])).split('\n').filter((a) => a !== '' && a !== 'busybox');
-      for (const applet of applets) await symlink('busybox', join(rootfs, 'bin', applet));
-      await writeFile(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n');
-      await writeFile(join(rootfs, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\n');
+    user: '0:0',
+    env: ['PATH=/bin'],
+    files: [
+      ...applets.map((applet) => ({ path: `/bin/${applet}`, link: 'busybox' })),
+      { path: '/etc/passwd', data: 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' },
+      { path: '/etc/group', data: 'root:x:0:\nnobody:x:65534:\n' },
       // Its own name inside, so two names never share an image ID (containerd's CRI store keys
       // images by ID: a pulled twin of an imported image made the kubelet lose the imported one).
-      await writeFile(join(rootfs, 'etc', 'v6-image'), `${name}\n`);
-    },
-  };
+      { path: '/etc/v6-image', data: `${name}\n` },
+      { path: '/tmp/.keep', data: '' },
+    ],
+  });
 }
 
-const archiveDir = (spec: ImageSpec) => join(paths.images, spec.name.replace(/[^a-zA-Z0-9.-]/g, '_'));
-
 /** Imports the image into a node's containerd, in the k8s.io namespace where the kubelet finds it. */
-export async function importImage(spec: ImageSpec, node: NodeSpec): Promise<void> {
-  const archive = await buildOciArchive(spec, archiveDir(spec));
-  await run('ctr', ['--address', containerdSocket(node), '-n', 'k8s.io', 'images', 'import', archive]);
+export async function importImage(image: Promise<BuiltImage>, node: NodeSpec): Promise<void> {
+  await importIntoContainerd((await image).archive, { address: containerdSocket(node) });
 }
 
 /** Pushes the image to the local registry as REGISTRY/<repository>, with the registry's credentials. */
-export async function pushImage(spec: ImageSpec, repository: string): Promise<string> {
-  const archive = await buildOciArchive(spec, archiveDir(spec));
+export async function pushImage(image: Promise<BuiltImage>, repository: string): Promise<string> {
   const target = `${REGISTRY}/${repository}`;
-  await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${REGISTRY_USER}:${REGISTRY_PASSWORD}`, `oci-archive:${archive}`, `docker://${target}`]);
+  await pushArchive((await image).archive, target, { creds: `${REGISTRY_USER}:${REGISTRY_PASSWORD}` });
   return target;
 }
