@@ -70,7 +70,7 @@ test('defaults fill every optional key', (t) => {
     },
     redis: { url: 'redis://127.0.0.1:6379' },
     queue: { concurrency: 4, max_active_jobs: 20, prefix: 'v6-node' },
-    proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024 },
+    proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024, max_concurrent_decryptions: 1, max_bytes_in_flight: 128 * 1024 * 1024 },
     metrics: { port: 9464, proxy_port: 9465 },
     results: { max_output_bytes: 50 * 1024 * 1024 },
     logging: { level: 'info' },

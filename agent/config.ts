@@ -335,6 +335,9 @@ const configSchema = z
           port: portNumber.default(7654),
           listen_port: portNumber.optional(),
           max_body_bytes: positiveInt.default(10 * 1024 * 1024),
+          // What the proxy holds at once (proxy/bounds.ts); beyond either, 503 with Retry-After.
+          max_concurrent_decryptions: positiveInt.default(1),
+          max_bytes_in_flight: positiveInt.default(128 * 1024 * 1024),
         },
         { error: expected('a mapping with at least url') },
       )

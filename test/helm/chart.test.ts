@@ -233,7 +233,7 @@ test('values map onto config keys (several-databases scenario)', async (t) => {
       ['omop', undefined, undefined],
     ],
   );
-  t.deepEqual(config.proxy, { url: `http://${RELEASE}-v6-node.${NAMESPACE}.svc.cluster.local`, port: 8080, listen_port: 8081, max_body_bytes: 20971520 });
+  t.deepEqual(config.proxy, { url: `http://${RELEASE}-v6-node.${NAMESPACE}.svc.cluster.local`, port: 8080, listen_port: 8081, max_body_bytes: 20971520, max_concurrent_decryptions: 1, max_bytes_in_flight: 134217728 });
   t.is(config.kubernetes.run.fs_group, 20000);
   t.deepEqual(config.kubernetes.image_overrides, [{ image: 'harbor2.vantage6.ai/algorithms/glm', resources: { limits: { memory: '16Gi' } }, active_deadline_seconds: 172800 }]);
   t.is(config.policies.allow_either_whitelist_or_store, true);
