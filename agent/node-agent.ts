@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
+import { serverScope } from '../queue/server-scope.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { clusterReachability, within } from './cluster/reachability.js';
 import { RunObjects } from './cluster/run-objects.js';
@@ -125,10 +126,13 @@ export class NodeAgent {
       closers.unshift(() => void redis.disconnect());
       redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
       await recordNode(redis, config.queue.prefix, identity);
+      // Run ids are a server's: queue jobs and markers are kept apart per server and node id.
+      const scope = serverScope(endpoints.base, identity.nodeId);
       const queues = new RunQueues({
         redisUrl: config.redis.url,
         redisPassword: config.redis.password,
         prefix: config.queue.prefix,
+        scope,
         logger: logger.child({ subsystem: 'queue' }),
         backoffBaseMs: timings.backoffBaseMs,
         backoffMaxMs: timings.backoffMaxMs,
@@ -182,7 +186,7 @@ export class NodeAgent {
         objects,
         informer,
         queues,
-        markers: new RunMarkers(redis, config.queue.prefix),
+        markers: new RunMarkers(redis, `${config.queue.prefix}:${scope}`),
         liveTokens: new LiveTokens(redis, config.queue.prefix),
         files: new RunFiles(config.kubernetes.task_volume.mount_path, {
           uid: config.kubernetes.run.run_as_user,
