@@ -11,7 +11,8 @@ export type AgentErrorCode =
   | 'V6_AUTH_REJECTED'
   | 'V6_ENCRYPTION_MISMATCH'
   | 'V6_RUN_NOT_RUNNABLE'
-  | 'V6_KUBE_API_ERROR';
+  | 'V6_KUBE_API_ERROR'
+  | 'V6_KUBE_ACCESS_MISSING';
 
 export class AgentError extends Error {
   readonly code: AgentErrorCode;

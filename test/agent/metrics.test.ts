@@ -241,7 +241,7 @@ test.serial('/readyz goes unready naming Redis while Redis is down, and ready ag
   t.deepEqual(ready.body, {
     status: 'ready',
     failing: [],
-    checks: { loggedIn: true, socketConnected: true, redisReachable: true, clusterReachable: true },
+    checks: { loggedIn: true, socketConnected: true, redisReachable: true, clusterReachable: true, clusterAccess: true },
   });
   t.like(await probe(served.health.url, '/livez'), { status: 200, body: { status: 'alive' } });
 
