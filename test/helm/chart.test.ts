@@ -6,6 +6,7 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { REQUIRED_PERMISSIONS } from '../../agent/cluster/access.js';
 import { parseConfig, type Config } from '../../agent/config.js';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
 import { buildProbeJob, probeTargets } from '../../agent/isolation/probe-spec.js';
@@ -157,13 +158,15 @@ test('the checker rejects what "restricted" forbids', (t) => {
   }
 });
 
-// Exactly the calls in agent/cluster/run-objects.ts and run-informer.ts.
-const AGENT_RULES = [
-  'batch/jobs: create,delete,get,list,watch',
-  '/pods: list,watch',
-  '/pods/log: get',
-  '/secrets: create,delete',
-].sort();
+// Exactly the permissions the agent checks it has (agent/cluster/access.ts), which are the calls it makes.
+const AGENT_RULES = (() => {
+  const verbs = new Map<string, string[]>();
+  for (const p of REQUIRED_PERMISSIONS) {
+    const resource = `${p.group}/${p.subresource === undefined ? p.resource : `${p.resource}/${p.subresource}`}`;
+    verbs.set(resource, [...(verbs.get(resource) ?? []), p.verb]);
+  }
+  return [...verbs].map(([resource, list]) => `${resource}: ${list.sort().join(',')}`).sort();
+})();
 
 test('RBAC: one namespaced Role with exactly the verbs the agent uses, bound to the chart ServiceAccount only', async (t) => {
   for (const scenario of SCENARIOS) {
