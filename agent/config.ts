@@ -363,6 +363,15 @@ const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['databases', i, 'volume', 'claim_name'], message: 'must not be the task volume claim' });
       }
     });
+    // Without an image the probe never runs and every run waits for a verdict that cannot come.
+    if (c.isolation.probe && c.isolation.image === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['isolation', 'image'],
+        message:
+          "required while isolation.probe is true: an image with node on its PATH that the cluster can pull (the agent's own image, e.g. v6-node:0.1.0, as the Helm chart sets it); or set isolation.probe: false to run without verifying isolation",
+      });
+    }
     if (c.metrics.port === c.proxy.listen_port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'must differ from proxy.listen_port (they share the pod)' });
     }

@@ -62,9 +62,9 @@ test('the probe Job: deterministic name, the algorithm pod labels, and the harde
 test('targets: forbidden_url, else the API server of the kube config; the proxy as algorithms reach it', (t) => {
   t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443'), TARGETS);
   t.deepEqual(probeTargets(config(), 'https://[fd00::1]')?.forbidden, { host: 'fd00::1', port: 443 });
-  const withUrl = config({ isolation: { forbidden_url: 'http://v6.example.org' } });
+  const withUrl = config({ isolation: { image: 'v6-node:0.1.0', forbidden_url: 'http://v6.example.org' } });
   t.deepEqual(probeTargets(withUrl, 'https://10.43.0.1:443')?.forbidden, { host: 'v6.example.org', port: 80 });
-  t.deepEqual(probeTargets(config({ isolation: { forbidden_url: 'tcp://db.internal:5432' } }), undefined)?.forbidden, { host: 'db.internal', port: 5432 });
+  t.deepEqual(probeTargets(config({ isolation: { image: 'v6-node:0.1.0', forbidden_url: 'tcp://db.internal:5432' } }), undefined)?.forbidden, { host: 'db.internal', port: 5432 });
   t.is(probeTargets(config(), undefined), undefined);
 });
 
