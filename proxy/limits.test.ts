@@ -96,7 +96,7 @@ async function largeResult(t: ExecutionContext) {
     logging: { level: 'warn' },
     ...proxy,
   });
-  return { runId: run!.id, token, config };
+  return { taskId: task.id, runId: run!.id, token, config };
 }
 
 function alive(proxy: ProxyChild): boolean {
@@ -111,7 +111,7 @@ async function getResult(url: string, runId: number, token: string) {
 
 test('parallel GET /result of a large result: beyond the bounds 503 with Retry-After, and the proxy lives on', async (t) => {
   t.timeout(180_000);
-  const { runId, token, config } = await largeResult(t);
+  const { taskId, runId, token, config } = await largeResult(t);
   const listen = await freePort();
   const proxy = await startProxyProcess(
     t,
@@ -136,6 +136,9 @@ test('parallel GET /result of a large result: beyond the bounds 503 with Retry-A
   const again = await getResult(proxy.url, runId, token);
   t.is(again.status, 200);
   t.true(alive(proxy));
-  // Logs are JSON lines on stdout: nothing else on stderr, no Node deprecation warning (DEP0060 came from http-proxy).
+  // A passed-through call too; logs are JSON lines on stdout: nothing on stderr, no Node
+  // deprecation warning (http-proxy printed DEP0060 at the first passed-through call).
+  t.is((await fetch(`${proxy.url}/task/${taskId}`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 300));
   t.is(proxy.stderr(), '');
 });

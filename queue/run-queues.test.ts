@@ -33,7 +33,8 @@ test('a run is queued once however often it is received', async (t) => {
   t.is(await queues.launch.count(), 2);
 });
 
-test('queued runs survive a restart of the agent and of Redis', async (t) => {
+// Serial: ava runs serial tests before the others, and this one stops Redis under every queue of the file.
+test.serial('queued runs survive a restart of the agent and of Redis', async (t) => {
   const prefix = uniquePrefix();
   const first = open(prefix);
   await first.enqueueLaunch({ runId: 7, taskId: 3 });
@@ -97,6 +98,7 @@ test('a queued launch can be removed before a worker takes it, and a pending rep
 test('a finished job is queued again (the run is looked at anew); jobs of another server scope are dropped unprocessed', async (t) => {
   const prefix = uniquePrefix();
   const other = new RunQueues({ redisUrl: redis.url, prefix, scope: 'server-b', logger });
+  t.teardown(() => other.close());
   t.is(await other.enqueueLaunch({ runId: 31, taskId: 9 }), 'added');
   await other.close();
 

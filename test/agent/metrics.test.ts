@@ -200,6 +200,7 @@ test.serial('v6-node status shows a running and a queued run, as JSON and as a t
       redis: { url: world.redisUrl },
       queue: { prefix: PREFIX },
       proxy: { url: 'http://proxy' },
+      isolation: { probe: false },
       logging: { level: 'fatal' },
     }),
   );
