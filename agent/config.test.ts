@@ -3,11 +3,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ConfigError, apiBaseUrl, loadConfig, parseConfig, redactedConfig } from './config.js';
 
 const EXAMPLE = fileURLToPath(new URL('./v6-node.example.yaml', import.meta.url));
 const API_KEY = '2f1b6a4e-9d0c-4c1e-8f7a-6b5d4c3b2a10';
+const PROBE_IMAGE = 'v6-node:0.1.0';
 
 /** The smallest valid config, with `extra` merged over its top level. */
 function minimal(extra: Record<string, unknown> = {}): string {
@@ -17,6 +18,8 @@ function minimal(extra: Record<string, unknown> = {}): string {
     kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' } },
     proxy: { url: 'http://v6-node.vantage6.svc.cluster.local' },
     ...extra,
+    // The probe is on by default, and then needs its image.
+    isolation: { image: PROBE_IMAGE, ...(extra.isolation as object | undefined) },
   });
 }
 
@@ -70,7 +73,7 @@ test('defaults fill every optional key', (t) => {
     },
     redis: { url: 'redis://127.0.0.1:6379' },
     queue: { concurrency: 4, max_active_jobs: 20, prefix: 'v6-node' },
-    proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024 },
+    proxy: { url: 'http://v6-node.vantage6.svc.cluster.local', port: 7654, listen_port: 7654, max_body_bytes: 10 * 1024 * 1024, max_concurrent_decryptions: 1, max_bytes_in_flight: 128 * 1024 * 1024 },
     metrics: { port: 9464, proxy_port: 9465 },
     results: { max_output_bytes: 50 * 1024 * 1024 },
     logging: { level: 'info' },
@@ -246,7 +249,7 @@ test('environment variables override the file', (t) => {
 
 test('isolation: probe on and unenforced isolation refused by default; V6_ISOLATION_ALLOW_UNENFORCED overrides the file', (t) => {
   const { config } = parseConfig(minimal(), {});
-  t.deepEqual(config.isolation, { probe: true, allow_unenforced: false, image_pull_secrets: [], timeout_seconds: 10, interval_seconds: 3600, retry_seconds: 60 });
+  t.deepEqual(config.isolation, { probe: true, allow_unenforced: false, image: PROBE_IMAGE, image_pull_secrets: [], timeout_seconds: 10, interval_seconds: 3600, retry_seconds: 60 });
   t.true(parseConfig(minimal(), { V6_ISOLATION_ALLOW_UNENFORCED: 'true' }).config.isolation.allow_unenforced);
   t.false(parseConfig(minimal({ isolation: { allow_unenforced: true } }), { V6_ISOLATION_ALLOW_UNENFORCED: 'false' }).config.isolation.allow_unenforced);
   t.deepEqual(problems(minimal(), { V6_ISOLATION_ALLOW_UNENFORCED: 'yes' }), ['isolation.allow_unenforced (from V6_ISOLATION_ALLOW_UNENFORCED): expected true or false']);
@@ -354,4 +357,12 @@ test('loadConfig names the file in the error', async (t) => {
   const error = await t.throwsAsync(loadConfig(path, {}), { instanceOf: ConfigError });
   t.true(error.message.startsWith(`Invalid configuration in ${path}:`));
   t.is(error.code, 'V6_CONFIG_INVALID');
+});
+
+test('the isolation probe without its image is refused, naming the keys to set; with the probe off no image is needed', (t) => {
+  const withoutImage = stringify({ ...parse(minimal()), isolation: {} });
+  t.deepEqual(problems(withoutImage), [
+    "isolation.image: required while isolation.probe is true: an image with node on its PATH that the cluster can pull (the agent's own image, e.g. v6-node:0.1.0, as the Helm chart sets it); or set isolation.probe: false to run without verifying isolation",
+  ]);
+  t.false(parseConfig(stringify({ ...parse(minimal()), isolation: { probe: false } }), {}).config.isolation.probe);
 });

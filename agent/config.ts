@@ -336,6 +336,9 @@ const configSchema = z
           port: portNumber.default(7654),
           listen_port: portNumber.optional(),
           max_body_bytes: positiveInt.default(10 * 1024 * 1024),
+          // What the proxy holds at once (proxy/bounds.ts); beyond either, 503 with Retry-After.
+          max_concurrent_decryptions: positiveInt.default(1),
+          max_bytes_in_flight: positiveInt.default(128 * 1024 * 1024),
         },
         { error: expected('a mapping with at least url') },
       )
@@ -361,6 +364,15 @@ const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['databases', i, 'volume', 'claim_name'], message: 'must not be the task volume claim' });
       }
     });
+    // Without an image the probe never runs and every run waits for a verdict that cannot come.
+    if (c.isolation.probe && c.isolation.image === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['isolation', 'image'],
+        message:
+          "required while isolation.probe is true: an image with node on its PATH that the cluster can pull (the agent's own image, e.g. v6-node:0.1.0, as the Helm chart sets it); or set isolation.probe: false to run without verifying isolation",
+      });
+    }
     if (c.metrics.port === c.proxy.listen_port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'must differ from proxy.listen_port (they share the pod)' });
     }

@@ -12,7 +12,8 @@ export type AgentErrorCode =
   | 'V6_ENCRYPTION_MISMATCH'
   | 'V6_RUN_NOT_RUNNABLE'
   | 'V6_KUBE_API_ERROR'
-  | 'V6_PROXY_UNRESOLVABLE';
+  | 'V6_PROXY_UNRESOLVABLE'
+  | 'V6_KUBE_ACCESS_MISSING';
 
 export class AgentError extends Error {
   readonly code: AgentErrorCode;

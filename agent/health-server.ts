@@ -19,6 +19,8 @@ export interface HealthServerOptions {
   readonly registry: Registry;
   /** Omitted: `/readyz` is ready whenever the process answers. */
   readonly readiness?: () => Promise<ReadinessChecks>;
+  /** What the failing checks found, in words (e.g. the missing permissions); added to an unready `/readyz` as `problems`. */
+  readonly problems?: () => readonly string[];
   readonly liveness?: EventLoopWatch;
   readonly logger: Logger;
 }
@@ -106,7 +108,8 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
             const failing = Object.entries(checks)
               .filter(([, ok]) => !ok)
               .map(([name]) => name);
-            json(failing.length === 0 ? 200 : 503, { status: failing.length === 0 ? 'ready' : 'unready', failing, checks });
+            const problems = failing.length === 0 ? [] : (options.problems?.() ?? []);
+            json(failing.length === 0 ? 200 : 503, { status: failing.length === 0 ? 'ready' : 'unready', failing, checks, ...(problems.length === 0 ? {} : { problems }) });
           },
           (error: unknown) => json(503, { status: 'unready', failing: ['readiness'], error: error instanceof Error ? error.message : String(error) }),
         );

@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
+import { serverScope } from '../queue/server-scope.js';
+import { accessCheck, type AccessReport } from './cluster/access.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { clusterReachability, within } from './cluster/reachability.js';
 import { reuseConnections } from './cluster/kube-connections.js';
@@ -12,7 +14,7 @@ import { ConfigError, type Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
 import { IsolationMonitor } from './isolation/monitor.js';
 import { IsolationProbe } from './isolation/probe.js';
-import { describe, ServerResponseError } from './errors.js';
+import { AgentError, describe, ServerResponseError } from './errors.js';
 import { nodeSelector } from './kube/names.js';
 import { nodeInfo } from './node-info.js';
 import type { PolicyDeps } from './protocol/policy.js';
@@ -72,6 +74,8 @@ export interface AgentHealth {
   readonly socketConnected: boolean;
   readonly redisReachable: boolean;
   readonly clusterReachable: boolean;
+  /** The agent may create and watch its Jobs, Secrets and pods in its namespace, which exists (cluster/access.ts). */
+  readonly clusterAccess: boolean;
 }
 
 /** The kube config of the agent: in a pod the service account, elsewhere KUBECONFIG or ~/.kube/config. */
@@ -94,6 +98,9 @@ export class NodeAgent {
   private readonly socket: ServerSocket;
   private readonly redis: Redis;
   private readonly clusterReachable: () => Promise<boolean>;
+  private readonly checkAccess: () => Promise<AccessReport>;
+  /** What the last access check found missing. */
+  private accessMissing: readonly string[];
   private closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -102,6 +109,8 @@ export class NodeAgent {
     socket: ServerSocket;
     redis: Redis;
     clusterReachable: () => Promise<boolean>;
+    checkAccess: () => Promise<AccessReport>;
+    accessMissing: readonly string[];
     closers: Array<() => Promise<void> | void>;
   }) {
     this.identity = parts.identity;
@@ -109,6 +118,8 @@ export class NodeAgent {
     this.socket = parts.socket;
     this.redis = parts.redis;
     this.clusterReachable = parts.clusterReachable;
+    this.checkAccess = parts.checkAccess;
+    this.accessMissing = parts.accessMissing;
     this.closers = parts.closers;
   }
 
@@ -135,10 +146,13 @@ export class NodeAgent {
       closers.unshift(() => void redis.disconnect());
       redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
       await recordNode(redis, config.queue.prefix, identity);
+      // Run ids are a server's: queue jobs and markers are kept apart per server and node id.
+      const scope = serverScope(endpoints.base, identity.nodeId);
       const queues = new RunQueues({
         redisUrl: config.redis.url,
         redisPassword: config.redis.password,
         prefix: config.queue.prefix,
+        scope,
         logger: logger.child({ subsystem: 'queue' }),
         backoffBaseMs: timings.backoffBaseMs,
         backoffMaxMs: timings.backoffMaxMs,
@@ -150,6 +164,11 @@ export class NodeAgent {
       closers.push(() => connections.close());
       const kubeConfig = connections.kubeConfig;
       const namespace = config.kubernetes.namespace;
+      // Told at once rather than as every run's `start failed`; the agent goes on (the admin may
+      // grant the Role or create the namespace next) and readiness fails until it is fixed.
+      const checkAccess = accessCheck(kubeConfig, namespace);
+      const access = await checkAccess();
+      if (access.missing.length > 0) logAccessMissing(logger, namespace, access.missing);
       const objects = new RunObjects({
         kubeConfig,
         namespace,
@@ -195,7 +214,7 @@ export class NodeAgent {
         objects,
         informer,
         queues,
-        markers: new RunMarkers(redis, config.queue.prefix),
+        markers: new RunMarkers(redis, `${config.queue.prefix}:${scope}`),
         liveTokens: new LiveTokens(redis, config.queue.prefix),
         files: new RunFiles(config.kubernetes.task_volume.mount_path, config.kubernetes.run.fs_group),
         proxyAddress,
@@ -278,7 +297,7 @@ export class NodeAgent {
       closers.unshift(() => clearInterval(resync));
 
       const clusterReachable = clusterReachability(kubeConfig, namespace, nodeSelector(identity.nodeId));
-      const agent = new NodeAgent({ identity, isolation, socket, redis, clusterReachable, closers });
+      const agent = new NodeAgent({ identity, isolation, socket, redis, clusterReachable, checkAccess, accessMissing: access.missing, closers });
       fatal = (error) => {
         logger.fatal({ err: describe(error) }, 'the server no longer accepts this node; stopping');
         void agent.close();
@@ -300,8 +319,20 @@ export class NodeAgent {
             () => false,
           )
         : Promise.resolve(false);
-    const [redisReachable, clusterReachable] = await Promise.all([within(redisPing, 3_000, false), this.clusterReachable()]);
-    return { loggedIn: this.closing === undefined, socketConnected: this.socket.connected, redisReachable, clusterReachable };
+    const [redisReachable, clusterReachable, access] = await Promise.all([within(redisPing, 3_000, false), this.clusterReachable(), this.checkAccess()]);
+    this.accessMissing = access.missing;
+    return {
+      loggedIn: this.closing === undefined,
+      socketConnected: this.socket.connected,
+      redisReachable,
+      clusterReachable,
+      clusterAccess: access.missing.length === 0,
+    };
+  }
+
+  /** What the last readiness check found missing, in words (for `/readyz`). */
+  problems(): readonly string[] {
+    return this.accessMissing;
   }
 
   /** Stops everything in reverse order of start. Idempotent. */
@@ -311,6 +342,11 @@ export class NodeAgent {
     })();
     return this.closing;
   }
+}
+
+function logAccessMissing(logger: Logger, namespace: string, missing: readonly string[]): void {
+  const error = new AgentError('V6_KUBE_ACCESS_MISSING', `the agent cannot run tasks in namespace ${namespace}: it ${missing.join('; it ')}`, { retryable: true });
+  logger.error({ code: error.code, namespace, missing }, error.message);
 }
 
 async function loginWithRetry(client: ServerClient, logger: Logger, delayMs: number): Promise<NodeIdentity> {

@@ -33,6 +33,7 @@ export async function serveAgent(options: ServeAgentOptions): Promise<ServedAgen
     liveness: new EventLoopWatch(),
     logger: options.logger.child({ subsystem: 'health' }),
     readiness: async () => (agent ? { ...(await agent.health()) } : { loggedIn: false }),
+    problems: () => agent?.problems() ?? [],
   });
   try {
     agent = await NodeAgent.start({ ...options, metrics });

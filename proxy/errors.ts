@@ -13,7 +13,8 @@ export type ProxyErrorCode =
   | 'V6_PROXY_SERVER_UNAVAILABLE'
   | 'V6_PROXY_SERVER_BAD_RESPONSE'
   | 'V6_PROXY_TOKEN_CHECK_FAILED'
-  | 'V6_PROXY_ENCRYPTION_FAILED';
+  | 'V6_PROXY_ENCRYPTION_FAILED'
+  | 'V6_PROXY_BUSY';
 
 const STATUS: Readonly<Record<ProxyErrorCode, number>> = {
   V6_PROXY_UNAUTHORIZED: 401,
@@ -26,11 +27,19 @@ const STATUS: Readonly<Record<ProxyErrorCode, number>> = {
   V6_PROXY_SERVER_BAD_RESPONSE: 502,
   V6_PROXY_TOKEN_CHECK_FAILED: 503,
   V6_PROXY_ENCRYPTION_FAILED: 400,
+  V6_PROXY_BUSY: 503,
+};
+
+/** `Retry-After` (seconds) of the answers for a refusal that passes by itself. */
+const RETRY_AFTER_SECONDS: Partial<Readonly<Record<ProxyErrorCode, number>>> = {
+  V6_PROXY_BUSY: 5,
 };
 
 export class ProxyError extends Error {
   readonly code: ProxyErrorCode;
   readonly status: number;
+  /** The `Retry-After` the answer carries, if any. */
+  readonly retryAfterSeconds: number | undefined;
 
   /** `message` is what the algorithm reads as `msg`: never a token, a key or a body. */
   constructor(code: ProxyErrorCode, message: string, cause?: unknown) {
@@ -38,6 +47,7 @@ export class ProxyError extends Error {
     this.name = 'ProxyError';
     this.code = code;
     this.status = STATUS[code];
+    this.retryAfterSeconds = RETRY_AFTER_SECONDS[code];
   }
 }
 

@@ -33,6 +33,7 @@ test('runProxyCommand serves the config file\'s server with the tokens the agent
       'queue: {prefix: main-test}',
       `proxy: {url: http://proxy, listen_port: ${port}}`,
       `metrics: {proxy_port: ${metricsPort}}`,
+      'isolation: {probe: false}',
       'logging: {level: fatal}',
     ].join('\n'),
   );

@@ -15,6 +15,7 @@ import { startProxy, type RunningProxy } from './proxy.js';
 const logger = pino({ level: 'silent' });
 const IMAGE = 'harbor2.vantage6.ai/demo/average';
 const MAX_BODY_BYTES = 8192;
+const PROXY_CONFIG = { url: 'http://proxy', port: 7654, listen_port: 0, max_body_bytes: MAX_BODY_BYTES, max_concurrent_decryptions: 1, max_bytes_in_flight: 16 << 20 };
 
 interface KeyPair {
   private_key_pem: string;
@@ -49,7 +50,7 @@ interface Setup {
 }
 
 /** A dev server, a proxy for organization 1's node in collaboration 1 (plain) or 2 (encrypted), and a live container token. */
-async function setup(t: ExecutionContext, options: { encrypted?: boolean; server?: DevServerOptions } = {}): Promise<Setup> {
+async function setup(t: ExecutionContext, options: { encrypted?: boolean; server?: DevServerOptions; proxy?: Partial<typeof PROXY_CONFIG> } = {}): Promise<Setup> {
   const encrypted = options.encrypted ?? false;
   const server = await serverFor(t, options.server ?? {});
   const [alphaNode, betaNode] = encrypted ? [3, 4] : [1, 2];
@@ -78,7 +79,7 @@ async function setup(t: ExecutionContext, options: { encrypted?: boolean; server
       server_url: server.url,
       port: undefined,
       api_path: server.apiPath,
-      proxy: { url: 'http://proxy', port: 7654, listen_port: 0, max_body_bytes: MAX_BODY_BYTES },
+      proxy: { ...PROXY_CONFIG, ...options.proxy },
     },
     logger,
     liveTokens,
@@ -352,7 +353,7 @@ test('when the live tokens cannot be read, the algorithm gets 503', async (t) =>
   const unreachable = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   t.teardown(() => unreachable.disconnect());
   const proxy = await startProxy({
-    config: { server_url: server.url, port: undefined, api_path: server.apiPath, proxy: { url: 'http://proxy', port: 7654, listen_port: 0, max_body_bytes: MAX_BODY_BYTES } },
+    config: { server_url: server.url, port: undefined, api_path: server.apiPath, proxy: PROXY_CONFIG },
     logger,
     liveTokens: new LiveTokens(unreachable, 'proxy-test-down'),
     cryptor: new DummyCryptor(),
@@ -362,4 +363,15 @@ test('when the live tokens cannot be read, the algorithm gets 503', async (t) =>
   const answer = await call(proxy, 'GET', '/task/1', 'any-token');
   t.is(answer.status, 503);
   t.regex((answer.body as { msg: string }).msg, /cannot check container tokens/);
+});
+
+test('an answer larger than the bytes the proxy may hold gets 503 with Retry-After; smaller ones go on', async (t) => {
+  const { server, proxy, parent } = await setup(t, { proxy: { max_bytes_in_flight: 64 * 1024 } });
+  await patchResult(server, 1, parent.runId, Buffer.alloc(64 * 1024, 'r').toString('base64'));
+  const response = await fetch(`${proxy.url}/result/${parent.runId}`, { headers: { authorization: `Bearer ${parent.token}` } });
+  t.is(response.status, 503);
+  t.is(response.headers.get('retry-after'), '5');
+  t.regex(((await response.json()) as { msg: string }).msg, /busy .*bytes in flight/);
+  const passed = await call(proxy, 'GET', `/task/${parent.taskId}`, parent.token);
+  t.is(passed.status, 200, 'the bytes of the refused answer were given back');
 });

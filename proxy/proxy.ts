@@ -7,8 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
-import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { Config } from '../agent/config.js';
@@ -17,10 +16,11 @@ import { ProtocolError } from '../agent/protocol/errors.js';
 import { serverEndpoints } from '../agent/server/client.js';
 import { decodeJwtClaims } from '../agent/server/jwt.js';
 import type { LiveTokens } from '../queue/live-tokens.js';
-import { ByteLimit, checkDeclaredLength, parseJsonObject, readBody } from './body.js';
+import { checkDeclaredLength, limitedStream, parseJsonObject, readBody } from './body.js';
+import { ProxyBounds, type BytesHold } from './bounds.js';
 import { ProxyError } from './errors.js';
 import { responseHeaders } from './headers.js';
-import { PassThrough } from './pass-through.js';
+import { passThrough } from './pass-through.js';
 import { writeJsonAnswer } from './json-answer.js';
 import { decryptResultLazy, decryptResultPageLazy, type UndecryptedResult } from './results.js';
 import { DEFAULT_RETRY_POLICY, type RetryClock, type RetryPolicy } from './retry.js';
@@ -75,7 +75,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     metrics: options.metrics ?? {},
     logger,
     upstream: new Upstream({ ...common, dispatcher }),
-    passThrough: new PassThrough({ ...common, maxBodyBytes: options.config.proxy.max_body_bytes }),
+    bounds: new ProxyBounds({
+      maxConcurrentDecryptions: options.config.proxy.max_concurrent_decryptions,
+      maxBytesInFlight: options.config.proxy.max_bytes_in_flight,
+    }),
   });
   const server = createServer((req, res) => void handler.handle(req, res));
   const port = await listen(server, options.listenPort ?? options.config.proxy.listen_port, options.host);
@@ -93,7 +96,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         const grace = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? 10_000);
         await closed;
         clearTimeout(grace);
-        handler.passThrough.close();
         await dispatcher.close();
         logger.info('Proxy closed');
       })()),
@@ -118,34 +120,36 @@ interface HandlerParts {
   readonly metrics: ProxyObserver;
   readonly logger: Logger;
   readonly upstream: Upstream;
-  readonly passThrough: PassThrough;
+  readonly bounds: ProxyBounds;
 }
 
 /** One algorithm request: route, token check, the route's work, one log line. */
 class ProxyHandler {
   readonly serverBase: string;
-  readonly passThrough: PassThrough;
   readonly #parts: HandlerParts;
 
   constructor(parts: HandlerParts) {
     this.#parts = parts;
     this.serverBase = parts.serverBase;
-    this.passThrough = parts.passThrough;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const fields: Record<string, unknown> = { method };
     this.#measure(req, res, fields);
+    // What this request holds of the proxy's bytes in flight, given back when it is answered.
+    const hold = this.#parts.bounds.hold();
     let status: number;
     try {
       const resolved = resolveRequest(method, req.url ?? '/', this.serverBase);
       Object.assign(fields, { route: resolved.route.kind, path: resolved.path });
       const token = bearerToken(req);
       fields.runId = await this.#liveRun(token);
-      status = await this.#dispatch(resolved, token, req, res);
+      status = await this.#dispatch(resolved, { token, hold }, req, res);
     } catch (error) {
       status = this.#fail(error, req, res, fields);
+    } finally {
+      hold.release();
     }
     const level = status >= 500 ? 'warn' : 'info';
     this.#parts.logger[level]({ ...fields, status }, 'Proxied request');
@@ -162,58 +166,65 @@ class ProxyHandler {
     return runId;
   }
 
-  #dispatch(resolved: ResolvedRequest, token: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+  #dispatch(resolved: ResolvedRequest, call: Call, req: IncomingMessage, res: ServerResponse): Promise<number> {
     switch (resolved.route.kind) {
       case 'create-task':
-        return this.#createTask(resolved.upstream, token, req, res);
+        return this.#createTask(resolved.upstream, call, req, res);
       case 'results':
-        return this.#results(resolved.upstream, token, res, (page) => decryptResultPageLazy(page, this.#parts.cryptor));
+        return this.#results(resolved.upstream, call, res, (page) => decryptResultPageLazy(page, this.#parts.cryptor));
       case 'result':
-        return this.#results(resolved.upstream, token, res, (item) => decryptResultLazy(item, this.#parts.cryptor));
+        return this.#results(resolved.upstream, call, res, (item) => decryptResultLazy(item, this.#parts.cryptor));
       case 'blob-download':
-        return this.#downloadBlob(resolved.upstream, token, res);
+        return this.#downloadBlob(resolved.upstream, call.token, res);
       case 'blob-upload':
-        return this.#uploadBlob(resolved.upstream, token, req, res);
+        return this.#uploadBlob(resolved.upstream, call.token, req, res);
       case 'pass-through':
-        return this.passThrough.forward(req, res, resolved.upstream);
+        return passThrough(this.#parts.upstream, { ...call, maxBodyBytes: this.#parts.maxBodyBytes }, req, res, resolved.upstream);
     }
   }
 
-  async #createTask(url: URL, token: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const raw = await readBody(req, this.#parts.maxBodyBytes);
+  async #createTask(url: URL, call: Call, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const { token, hold } = call;
+    const raw = await readBody(req, this.#parts.maxBodyBytes, hold);
     const body = parseJsonObject(raw);
     taskOrganizations(body);
     const api = (path: string) => new URL(`${this.serverBase}/${path}`);
-    const collaboration = await this.#parts.upstream.fetchObject('GET', api(`collaboration/${collaborationOf(token, body)}`), { token });
+    const collaboration = await this.#parts.upstream.fetchObject('GET', api(`collaboration/${collaborationOf(token, body)}`), { token, hold });
     const encrypted = collaboration.encrypted === true || collaboration.encrypted === 1;
     const outgoing = encrypted
       ? Buffer.from(
           JSON.stringify(
             await encryptTaskInputs(body, this.#parts.cryptor, async (id) => {
-              const organization = await this.#parts.upstream.fetchObject('GET', api(`organization/${id}`), { token });
+              const organization = await this.#parts.upstream.fetchObject('GET', api(`organization/${id}`), { token, hold });
               return typeof organization.public_key === 'string' ? organization.public_key : null;
             }),
           ),
         )
       : raw;
-    const answer = await this.#parts.upstream.fetch('POST', url, { token, body: outgoing, contentType: 'application/json' });
+    const answer = await this.#parts.upstream.fetch('POST', url, { token, hold, body: outgoing, contentType: 'application/json' });
     return relay(res, answer);
   }
 
+  /** String-form results: the whole answer is parsed and decrypted in memory, so only so many at once. */
   async #results(
     url: URL,
-    token: string,
+    call: Call,
     res: ServerResponse,
     decrypt: (body: Record<string, unknown>) => { body: Record<string, unknown>; undecrypted: UndecryptedResult[] },
   ): Promise<number> {
-    const answer = await this.#parts.upstream.fetch('GET', url, { token });
-    if (answer.status < 200 || answer.status >= 300) return relay(res, answer);
-    const { body, undecrypted } = decrypt(parseObject(answer, url));
-    for (const { id, code } of undecrypted) {
-      this.#parts.logger.warn({ resultId: id, code }, 'Result could not be decrypted; passing it on as stored');
+    const release = this.#parts.bounds.decryption();
+    try {
+      const answer = await this.#parts.upstream.fetch('GET', url, call);
+      if (answer.status < 200 || answer.status >= 300) return relay(res, answer);
+      const { body, undecrypted } = decrypt(parseObject(answer, url));
+      for (const { id, code } of undecrypted) {
+        this.#parts.logger.warn({ resultId: id, code }, 'Result could not be decrypted; passing it on as stored');
+      }
+      await writeJsonAnswer(res, answer.status, responseHeaders(answer.headers, true), body);
+      return answer.status;
+    } finally {
+      release();
     }
-    await writeJsonAnswer(res, answer.status, responseHeaders(answer.headers, true), body);
-    return answer.status;
   }
 
   async #downloadBlob(url: URL, token: string, res: ServerResponse): Promise<number> {
@@ -222,7 +233,7 @@ class ProxyHandler {
     const decrypt = response.statusCode >= 200 && response.statusCode < 300 && contentType.startsWith('application/octet-stream');
     res.writeHead(response.statusCode, responseHeaders(response.headers, decrypt));
     try {
-      await (decrypt ? pipelineAsync(response.body, this.#parts.cryptor.decryptStream(), res) : pipelineAsync(response.body, res));
+      await (decrypt ? pipeline(response.body, this.#parts.cryptor.decryptStream(), res) : pipeline(response.body, res));
     } catch (error) {
       // The status is sent: all that is left is to cut the answer short so the algorithm sees it failed.
       res.destroy();
@@ -242,16 +253,9 @@ class ProxyHandler {
       if (!(error instanceof ProtocolError)) throw error;
       throw new ProxyError('V6_PROXY_ENCRYPTION_FAILED', `Cannot encrypt for the X-Public-Key: ${error.message}`, error);
     }
-    let bodyError: unknown;
-    const body = pipeline(req, new ByteLimit(this.#parts.maxBodyBytes), encrypt, (error) => {
-      bodyError = error ?? undefined;
-    });
+    const body = limitedStream(req, this.#parts.maxBodyBytes, encrypt);
     const contentType = req.headers['content-type'] ?? 'application/octet-stream';
-    try {
-      return relay(res, await this.#parts.upstream.fetch('POST', url, { token, body, contentType }));
-    } catch (error) {
-      throw bodyError instanceof ProxyError ? bodyError : error;
-    }
+    return relay(res, await body.guard(this.#parts.upstream.fetch('POST', url, { token, body: body.stream, contentType })));
   }
 
   /** Reports the request once its answer is finished or cut off: bytes on its connection since the previous request on it. */
@@ -288,10 +292,21 @@ class ProxyHandler {
     }
     const payload = Buffer.from(JSON.stringify({ msg: known ? error.message : "The node's proxy failed; see the node's logs" }));
     // A request whose body was not read cannot leave its connection usable.
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': payload.length, ...(req.complete ? {} : { connection: 'close' }) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': payload.length,
+      ...(known && error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
+      ...(req.complete ? {} : { connection: 'close' }),
+    });
     res.end(payload);
     return status;
   }
+}
+
+/** What every server call of one request carries: the container token, and where its bytes are counted. */
+interface Call {
+  readonly token: string;
+  readonly hold: BytesHold;
 }
 
 /** Socket byte counts already attributed to earlier requests on the same keep-alive connection. */

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
+import type { BytesHold } from './bounds.js';
 import { connectionError, errorCode, ProxyError } from './errors.js';
 import { retryDelay, type RetryClock, type RetryPolicy } from './retry.js';
 
@@ -48,7 +49,11 @@ export interface CallOptions {
   readonly token: string;
   /** A Buffer can be sent again; a stream is sent once (only non-idempotent calls stream). */
   readonly body?: Buffer | Readable;
-  readonly contentType?: string;
+  readonly contentType?: string | undefined;
+  /** The length of a streamed body, when the algorithm declared it. */
+  readonly contentLength?: number | undefined;
+  /** Where `fetch` counts the answer's bytes (the proxy's bytes in flight). */
+  readonly hold?: BytesHold;
 }
 
 export class Upstream {
@@ -67,6 +72,7 @@ export class Upstream {
   async open(method: string, url: URL, call: CallOptions): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { authorization: `Bearer ${call.token}` };
     if (call.contentType !== undefined) headers['content-type'] = call.contentType;
+    if (call.contentLength !== undefined) headers['content-length'] = String(call.contentLength);
     for (let attempt = 1; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
@@ -79,6 +85,8 @@ export class Upstream {
           ...(this.#options.dispatcher === undefined ? {} : { dispatcher: this.#options.dispatcher }),
         });
       } catch (error) {
+        // A streamed body that failed (over the size limit) ends the call as it is.
+        if (error instanceof ProxyError) throw error;
         const delay = retryDelay(this.#options.retry, method, attempt, { kind: 'connection-error' }, this.#options.clock);
         if (delay === undefined) throw connectionError(error);
         this.#logRetry(method, url, attempt, delay, errorCode(error) ?? 'connection error');
@@ -95,14 +103,31 @@ export class Upstream {
     }
   }
 
-  /** The whole answer, whatever its status. */
+  /**
+   * The whole answer, whatever its status. Its bytes count against `call.hold` as they arrive
+   * (the declared length at once): an answer that does not fit is dropped with `V6_PROXY_BUSY`.
+   */
   async fetch(method: string, url: URL, call: CallOptions): Promise<UpstreamAnswer> {
     const response = await this.open(method, url, call);
+    const chunks: Buffer[] = [];
+    let length = 0;
     try {
-      return { status: response.statusCode, headers: response.headers, body: Buffer.from(await response.body.arrayBuffer()) };
+      let counted = Number(response.headers['content-length'] ?? 0) || 0;
+      call.hold?.add(counted);
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        length += chunk.length;
+        if (length > counted) {
+          call.hold?.add(length - counted);
+          counted = length;
+        }
+        chunks.push(chunk);
+      }
     } catch (error) {
+      response.body.destroy();
+      if (error instanceof ProxyError) throw error;
       throw connectionError(error);
     }
+    return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks, length) };
   }
 
   /** A JSON object from a successful answer; a `ServerRefusal` for an error status. */

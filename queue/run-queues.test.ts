@@ -16,7 +16,7 @@ test.after.always(async () => {
 });
 
 function open(prefix: string): RunQueues {
-  return new RunQueues({ redisUrl: redis.url, prefix, logger, backoffBaseMs: 10, backoffMaxMs: 20 });
+  return new RunQueues({ redisUrl: redis.url, prefix, scope: 'server-a', logger, backoffBaseMs: 10, backoffMaxMs: 20 });
 }
 
 function uniquePrefix(): string {
@@ -33,7 +33,8 @@ test('a run is queued once however often it is received', async (t) => {
   t.is(await queues.launch.count(), 2);
 });
 
-test('queued runs survive a restart of the agent and of Redis', async (t) => {
+// Serial: ava runs serial tests before the others, and this one stops Redis under every queue of the file.
+test.serial('queued runs survive a restart of the agent and of Redis', async (t) => {
   const prefix = uniquePrefix();
   const first = open(prefix);
   await first.enqueueLaunch({ runId: 7, taskId: 3 });
@@ -55,7 +56,7 @@ test('queued runs survive a restart of the agent and of Redis', async (t) => {
   await done;
   t.deepEqual(
     seen.sort((a, b) => a.runId - b.runId),
-    [{ runId: 7, taskId: 3 }, { runId: 8, taskId: 3, status: 'completed', reason: 'done' }],
+    [{ runId: 7, taskId: 3, server: 'server-a' }, { runId: 8, taskId: 3, status: 'completed', reason: 'done', server: 'server-a' }],
   );
 });
 
@@ -92,4 +93,37 @@ test('a queued launch can be removed before a worker takes it, and a pending rep
   t.false(await queues.hasPendingReport(22));
   await queues.enqueueReport({ runId: 22, taskId: 2, status: 'crashed', reason: 'exit 1' });
   t.true(await queues.hasPendingReport(22));
+});
+
+test('a finished job is queued again (the run is looked at anew); jobs of another server scope are dropped unprocessed', async (t) => {
+  const prefix = uniquePrefix();
+  const other = new RunQueues({ redisUrl: redis.url, prefix, scope: 'server-b', logger });
+  t.teardown(() => other.close());
+  t.is(await other.enqueueLaunch({ runId: 31, taskId: 9 }), 'added');
+  await other.close();
+
+  const queues = open(prefix);
+  t.teardown(() => queues.close());
+  const seen: number[] = [];
+  let done: () => void = () => {};
+  queues.startWorkers(
+    {
+      launch: async (job) => {
+        seen.push(job.data.runId);
+        done();
+      },
+      report: async () => {},
+    },
+    { launch: 1, report: 1 },
+  );
+  const processed = () => new Promise<void>((resolve) => (done = resolve));
+  let next = processed();
+  t.is(await queues.enqueueLaunch({ runId: 31, taskId: 4 }), 'added', 'the same run id at another server is another job');
+  await next;
+  next = processed();
+  t.is(await queues.enqueueLaunch({ runId: 31, taskId: 4 }), 'requeued');
+  await next;
+  t.deepEqual(seen, [31, 31]);
+  const foreign = await queues.launch.getJob('run-server-b-31');
+  t.is(await foreign?.getState(), 'completed', "server b's job was taken and dropped, never processed");
 });

@@ -2,10 +2,15 @@ import { DelayedError, Queue, Worker, type Job, type ConnectionOptions } from 'b
 import type { Logger } from 'pino';
 import { backoffDelay } from './backoff.js';
 
-/** What a queue job carries: the run it is about. Everything else is read from the server and the cluster. */
+/**
+ * What a queue job carries: the run it is about, and the server scope (server-scope.ts) it was
+ * queued for; everything else is read from the server and the cluster. Jobs queued before scopes
+ * existed have none and count as the current server's.
+ */
 export interface RunJobData {
   readonly runId: number;
   readonly taskId: number;
+  readonly server?: string;
 }
 
 /** A report also carries the terminal state the agent observed, in case the Job is gone by the time it is sent. */
@@ -21,6 +26,8 @@ export interface RunQueuesOptions {
   readonly redisPassword?: string | undefined;
   /** Key prefix in Redis: two agents sharing a Redis need different prefixes. */
   readonly prefix: string;
+  /** The server scope (server-scope.ts) of the jobs this agent queues and processes. */
+  readonly scope: string;
   readonly logger: Logger;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
@@ -32,8 +39,11 @@ export interface Processors {
   report(job: Job<ReportJobData>): Promise<void>;
 }
 
-/** The outcome of an enqueue: BullMQ ignores an add whose job id exists, which is our dedupe. */
-export type EnqueueResult = 'added' | 'exists' | 'retried';
+/**
+ * The outcome of an enqueue: BullMQ ignores an add whose job id exists, which is our dedupe
+ * (`exists`); a failed job is retried, a finished one queued again (`requeued`).
+ */
+export type EnqueueResult = 'added' | 'exists' | 'retried' | 'requeued';
 
 // Retryable failures (server or cluster unreachable) are retried practically forever with a
 // capped backoff; failures that must not be retried are reported as a run status by the
@@ -48,13 +58,13 @@ interface Enqueueable<T> {
   add(name: string, data: T, options: { jobId: string }): Promise<unknown>;
 }
 
-/** Job ids derive from run ids, so a run is queued at most once per queue. */
-export function launchJobId(runId: number): string {
-  return `run-${runId}`;
+/** Job ids derive from the server scope and the run id, so a run of a server is queued at most once per queue. */
+export function launchJobId(scope: string, runId: number): string {
+  return `run-${scope}-${runId}`;
 }
 
-export function reportJobId(runId: number): string {
-  return `report-${runId}`;
+export function reportJobId(scope: string, runId: number): string {
+  return `report-${scope}-${runId}`;
 }
 
 /**
@@ -64,6 +74,7 @@ export function reportJobId(runId: number): string {
 export class RunQueues {
   readonly launch: Queue<RunJobData>;
   readonly report: Queue<ReportJobData>;
+  readonly scope: string;
   private readonly connection: ConnectionOptions;
   private readonly prefix: string;
   private readonly logger: Logger;
@@ -74,6 +85,7 @@ export class RunQueues {
 
   constructor(options: RunQueuesOptions) {
     this.prefix = options.prefix;
+    this.scope = options.scope;
     this.logger = options.logger;
     this.baseMs = options.backoffBaseMs ?? 1_000;
     this.maxMs = options.backoffMaxMs ?? 60_000;
@@ -106,23 +118,39 @@ export class RunQueues {
     await Promise.all([this.launch.waitUntilReady(), this.report.waitUntilReady()]);
   }
 
+  /**
+   * Queues a launch: "look at this run". A run whose launch job is finished is queued again, so
+   * an open run is always reconciled from what the server says, whatever the queue remembers
+   * (a re-created server numbers its runs from 1 again).
+   */
   async enqueueLaunch(data: RunJobData): Promise<EnqueueResult> {
-    return this.enqueue(this.launch, launchJobId(data.runId), data);
+    return this.enqueue(this.launch, launchJobId(this.scope, data.runId), { ...data, server: this.scope });
   }
 
+  /** Queues a report; one already delivered is queued again (the reporter sees at the server whether it is still due). */
   async enqueueReport(data: ReportJobData): Promise<EnqueueResult> {
-    return this.enqueue(this.report, reportJobId(data.runId), data);
+    return this.enqueue(this.report, reportJobId(this.scope, data.runId), { ...data, server: this.scope });
+  }
+
+  /** The launch job of a run, if the queue still has it. */
+  async launchJob(runId: number): Promise<Job<RunJobData> | undefined> {
+    return this.launch.getJob(launchJobId(this.scope, runId));
   }
 
   /** Whether a report for this run is queued or being sent (then the run must not be launched). */
   async hasPendingReport(runId: number): Promise<boolean> {
-    const state = await this.report.getJobState(reportJobId(runId));
+    const state = await this.report.getJobState(reportJobId(this.scope, runId));
     return state !== 'unknown' && state !== 'completed';
+  }
+
+  /** Whether the queue has any report of this run, delivered or not. */
+  async hasReport(runId: number): Promise<boolean> {
+    return (await this.report.getJobState(reportJobId(this.scope, runId))) !== 'unknown';
   }
 
   /** Removes a launch job that has not started yet (kill while queued). False if it is running or gone. */
   async removeQueuedLaunch(runId: number): Promise<boolean> {
-    const job = await this.launch.getJob(launchJobId(runId));
+    const job = await this.launchJob(runId);
     if (!job) return false;
     const state = await job.getState();
     if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
@@ -159,11 +187,11 @@ export class RunQueues {
       lockDuration: LOCK_DURATION_MS,
       stalledInterval: LOCK_DURATION_MS,
     };
-    const launch = new Worker<RunJobData>('launch', (job, token) => processors.launch(job, token), {
+    const launch = new Worker<RunJobData>('launch', (job, token) => (this.ours(job) ? processors.launch(job, token) : Promise.resolve()), {
       ...common,
       concurrency: concurrency.launch,
     });
-    const report = new Worker<ReportJobData>('report', (job) => processors.report(job), {
+    const report = new Worker<ReportJobData>('report', (job) => (this.ours(job) ? processors.report(job) : Promise.resolve()), {
       ...common,
       concurrency: concurrency.report,
     });
@@ -188,12 +216,31 @@ export class RunQueues {
     return this.closing;
   }
 
+  /**
+   * Whether a job is for the server this agent is logged in to. One queued for another server
+   * (the node was pointed elsewhere with jobs still queued) is dropped: its run ids mean other
+   * runs here, and a report would land on the wrong run.
+   */
+  private ours(job: Job<RunJobData>): boolean {
+    if (job.data.server === undefined || job.data.server === this.scope) return true;
+    this.logger.warn({ queue: job.queueName, runId: job.data.runId, server: job.data.server, current: this.scope }, 'queue job is for another vantage6 server; dropping it');
+    return false;
+  }
+
   private async enqueue<T extends RunJobData>(queue: Enqueueable<T>, jobId: string, data: T): Promise<EnqueueResult> {
     const existing = await queue.getJob(jobId);
     if (existing) {
-      if ((await existing.getState()) !== 'failed') return 'exists';
-      await existing.retry('failed');
-      return 'retried';
+      const state = await existing.getState();
+      if (state === 'failed') {
+        await existing.retry('failed');
+        return 'retried';
+      }
+      if (state !== 'completed') return 'exists';
+      // Finished: queued again with what is known now. A worker cannot hold a completed job, so
+      // the remove only races with another enqueue, whose add then wins (same id).
+      await existing.remove().catch(() => undefined);
+      await queue.add(queue.name, data, { jobId });
+      return 'requeued';
     }
     // Two agents racing on the same id are still safe: BullMQ ignores the second add.
     await queue.add(queue.name, data, { jobId });

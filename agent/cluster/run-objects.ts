@@ -90,19 +90,18 @@ export class RunObjects {
     });
   }
 
-  /** Deletes the run's Job (its pods with it) and Secret; objects already gone are fine. */
+  /**
+   * Deletes the run's Job; a Job already gone is fine. Its pods and its Secret are owned by it
+   * (the Secret through a UID-checked ownerReference), so the garbage collector removes them:
+   * with Background propagation the Job goes at once and its dependents right after, and a
+   * Secret created for a Job that is gone already is collected too. Deleting the Secret as well
+   * only met the collector's work (a 404 per run).
+   */
   async deleteRunObjects(name: string): Promise<void> {
     await this.call('delete', 'Job', async () => {
       try {
         await this.batch.deleteNamespacedJob({ name, namespace: this.namespace, propagationPolicy: 'Background' });
         this.logger.info({ job: name }, 'Deleted Job');
-      } catch (error) {
-        if (apiStatus(error) !== 404) throw error;
-      }
-    });
-    await this.call('delete', 'Secret', async () => {
-      try {
-        await this.core.deleteNamespacedSecret({ name, namespace: this.namespace });
       } catch (error) {
         if (apiStatus(error) !== 404) throw error;
       }

@@ -66,9 +66,9 @@ test('targets: forbidden_url, else the API server of the kube config; the proxy 
   t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443', PROXY), TARGETS);
   t.deepEqual(probeTargets(config(), 'https://[fd00::1]', PROXY)?.forbidden, { host: 'fd00::1', port: 443 });
   t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443', 'http://[fd00::12]')?.proxy, { host: 'fd00::12', port: 7654 });
-  const withUrl = config({ isolation: { forbidden_url: 'http://v6.example.org' } });
+  const withUrl = config({ isolation: { image: 'v6-node:0.1.0', forbidden_url: 'http://v6.example.org' } });
   t.deepEqual(probeTargets(withUrl, 'https://10.43.0.1:443', PROXY)?.forbidden, { host: 'v6.example.org', port: 80 });
-  t.deepEqual(probeTargets(config({ isolation: { forbidden_url: 'tcp://db.internal:5432' } }), undefined, PROXY)?.forbidden, { host: 'db.internal', port: 5432 });
+  t.deepEqual(probeTargets(config({ isolation: { image: 'v6-node:0.1.0', forbidden_url: 'tcp://db.internal:5432' } }), undefined, PROXY)?.forbidden, { host: 'db.internal', port: 5432 });
   t.is(probeTargets(config(), undefined, PROXY), undefined);
 });
 

@@ -42,10 +42,8 @@ export class IsolationProbe {
 
   async run(signal: AbortSignal): Promise<ProbeOutcome> {
     const { config, nodeId, kubeConfig } = this.options;
-    const image = config.isolation.image;
-    if (image === undefined) {
-      return { verdict: 'unknown', reason: 'isolation.image is not set: the probe needs an image with node on its PATH (the Helm chart sets the agent\'s own image)' };
-    }
+    // The config refuses isolation.probe without isolation.image.
+    const image = config.isolation.image ?? '';
     try {
       const targets = probeTargets(config, kubeConfig.getCurrentCluster()?.server, await this.options.proxyAddress.url());
       if (targets === undefined) {

@@ -12,6 +12,7 @@ function config(extra: Record<string, unknown> = {}): Config {
       server_url: 'https://v6.example.org',
       kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' } },
       proxy: { url: 'http://v6-node.vantage6.svc.cluster.local' },
+      isolation: { probe: false },
       databases: [
         { label: 'default', type: 'csv', uri: 'cohort/patients.csv', volume: { claim_name: 'data' } },
         { label: 'omop', type: 'sql', uri: 'postgresql://omop:5432/omop', env: { user: 'reader', port: 5432 } },

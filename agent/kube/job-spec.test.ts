@@ -17,6 +17,7 @@ function config(extra: Record<string, unknown> = {}, kubernetes: Record<string, 
       server_url: 'https://v6.example.org',
       kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' }, ...kubernetes },
       proxy: { url: 'http://v6-node.vantage6.svc.cluster.local' },
+      isolation: { probe: false },
       databases: [
         { label: 'default', type: 'csv', uri: 'patients.csv', volume: { claim_name: 'research-data', sub_path: 'cohort' } },
         { label: 'extra', type: 'parquet', uri: 'extra.parquet', volume: { claim_name: 'research-data' } },

@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 
 /**
  * Puts this node's open runs into the launch queue: all of them on `sync`, a task's on
- * `new_task`. The queue dedupes by run id, so receiving a run twice queues it once. A failed
- * fetch is tried again after a delay as a full sync, which covers whatever was missed.
+ * `new_task`. The queue dedupes by server and run id, so receiving a run twice queues it once;
+ * an open run whose launch job is finished is queued again, so that the launcher reconciles it
+ * from what the server says (a re-created server reuses run ids). A failed fetch is tried again
+ * after a delay as a full sync, which covers whatever was missed.
  */
 export class Intake {
   private retryTimer: NodeJS.Timeout | undefined;
@@ -24,10 +26,13 @@ export class Intake {
     try {
       const open = await this.runs.openRuns(taskId);
       let added = 0;
+      let relooked = 0;
       for (const run of open) {
-        if ((await this.queues.enqueueLaunch({ runId: run.id, taskId: run.task.id })) !== 'exists') added += 1;
+        const outcome = await this.queues.enqueueLaunch({ runId: run.id, taskId: run.task.id });
+        if (outcome === 'requeued') relooked += 1;
+        else if (outcome !== 'exists') added += 1;
       }
-      this.logger.info({ taskId, open: open.length, queued: added }, 'synced open runs');
+      this.logger.info({ taskId, open: open.length, queued: added, relooked }, 'synced open runs');
       return added;
     } catch (error) {
       this.logger.warn({ taskId, err: describe(error) }, 'could not fetch open runs; syncing again later');

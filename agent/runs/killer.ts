@@ -62,7 +62,8 @@ export class Killer {
       if (runId !== undefined) runs.set(runId, Number(job.metadata?.labels?.[LabelKey.TaskId] ?? 0));
     }
     for (const job of await this.ctx.queues.launch.getJobs(['waiting', 'delayed', 'prioritized', 'active'])) {
-      if (job) runs.set(job.data.runId, job.data.taskId);
+      // A job queued for another server names a run of that server (queue/server-scope.ts).
+      if (job && (job.data.server ?? this.ctx.queues.scope) === this.ctx.queues.scope) runs.set(job.data.runId, job.data.taskId);
     }
     return [...runs].map(([runId, taskId]) => ({ runId, taskId }));
   }

@@ -116,6 +116,7 @@ export class Reporter {
     await this.ctx.liveTokens.revoke(runId);
     await this.ctx.objects.deleteRunObjects(runObjectName(this.ctx.identity.nodeId, runId));
     await this.ctx.files.remove(runId);
+    await this.ctx.markers.forget(runId);
   }
 }
 

@@ -4,13 +4,12 @@ import { ALGORITHM_CONTAINER, LabelKey, runObjectName } from '../kube/names.js';
 import { observedRunStatus } from '../kube/observed-status.js';
 import { RunStatus } from '../protocol/run-status.js';
 import { backoffDelay } from '../../queue/backoff.js';
-import { launchJobId, reportJobId } from '../../queue/run-queues.js';
 import type { RunContext, RunRef } from './context.js';
 
 /**
  * Turns what the informer sees into run statuses: a status change of a live run is PATCHed and
  * emitted as `algorithm_status_change`; a finished run is handed to the report queue (once: the
- * queue dedupes by run id); a run's log lines are streamed as `algorithm_log` while it runs, if
+ * queue dedupes by server and run id); a run's log lines are streamed as `algorithm_log` while it runs, if
  * the node shares logs. Informer events only name the run; this reads the cached Job and pods.
  */
 export class RunWatcher {
@@ -126,8 +125,8 @@ export class RunWatcher {
     if (!this.published.has(runId)) return;
     this.stopFollowing(runId);
     const markers = await ctx.markers.read(runId);
-    if (!markers.killed && (await ctx.queues.report.getJobState(reportJobId(runId))) === 'unknown') {
-      const taskId = Number((await ctx.queues.launch.getJob(launchJobId(runId)))?.data.taskId ?? 0);
+    if (!markers.killed && !(await ctx.queues.hasReport(runId))) {
+      const taskId = Number((await ctx.queues.launchJob(runId))?.data.taskId ?? 0);
       await ctx.queues.enqueueReport({
         runId,
         taskId,

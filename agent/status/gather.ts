@@ -21,6 +21,8 @@ export async function gatherStatus(options: { config: Config; kubeConfig: KubeCo
     redisUrl: config.redis.url,
     redisPassword: config.redis.password,
     prefix: config.queue.prefix,
+    // Only counts and lists jobs, of whichever server: it queues nothing.
+    scope: '',
     logger: pino({ level: 'silent' }),
   });
   try {

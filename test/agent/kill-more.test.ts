@@ -11,7 +11,7 @@ import { launchJobId } from '../../queue/run-queues.js';
 import type { UserClient } from '../dev-server/user-client.js';
 import { quietTask } from '../dev-server/quiet-task.js';
 import { ALGORITHM_IMAGE, startWorld, type World } from '../support/world.js';
-import { createTask, nodeObjects, processesWith, recordJobsCreated, researcherOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
+import { createTask, nodeObjects, processesWith, recordJobsCreated, researcherOf, scopeOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
 
 const NODE = 1; // organization 1 in the unencrypted collaboration 1
 const ORG = 1;
@@ -20,6 +20,7 @@ const MARKER = `V6_KILL_MORE_${randomUUID().replaceAll('-', '')}`;
 let world: World;
 let agent: NodeAgent;
 let researcher: UserClient;
+let scope = '';
 let launchQueue: Queue;
 /** Run ids for which the cluster ever saw a Job created. */
 let jobsCreated: number[];
@@ -41,6 +42,7 @@ test.before(async () => {
   });
   agent = await startAgent(world, config, pino({ level: 'info' }, sink));
   launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
+  scope = scopeOf(config, NODE);
   researcher = await researcherOf(world);
 });
 
@@ -59,7 +61,7 @@ test.serial('kill_containers for the whole node kills every run of the node: run
   const runningRun = await waitForRunStatus(world, running.id, ORG, 'active');
   const queued = await sleepTask(30);
   const queuedRun = serverRun(world, queued.id, ORG)!;
-  await waitFor('the second run queued', () => launchQueue.getJob(launchJobId(queuedRun.id)));
+  await waitFor('the second run queued', () => launchQueue.getJob(launchJobId(scope, queuedRun.id)));
   t.is(serverRun(world, queued.id, ORG)!.status, 'pending', 'the cap holds the second run back');
 
   await researcher.killNodeTasks(NODE);

@@ -7,7 +7,7 @@ import { agentRunFolder } from '../../agent/kube/paths.js';
 import { launchJobId } from '../../queue/run-queues.js';
 import type { UserClient } from '../dev-server/user-client.js';
 import { startWorld, type World } from '../support/world.js';
-import { createTask, nodeObjects, processesWith, recordJobsCreated, researcherOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
+import { createTask, nodeObjects, processesWith, recordJobsCreated, researcherOf, scopeOf, serverRun, startAgent, waitForRunStatus, waitFor } from './run-helpers.js';
 
 const NODE = 1; // organization 1 in the unencrypted collaboration 1
 const ORG = 1;
@@ -16,6 +16,7 @@ const MARKER = `V6_KILL_TEST_${randomUUID().replaceAll('-', '')}`;
 let world: World;
 let agent: NodeAgent;
 let researcher: UserClient;
+let scope = '';
 let launchQueue: Queue;
 let tasksRoot: string;
 /** Run ids for which the cluster ever saw a Job created. */
@@ -31,6 +32,7 @@ test.before(async () => {
   });
   agent = await startAgent(world, config);
   launchQueue = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
+  scope = scopeOf(config, NODE);
   researcher = await researcherOf(world);
 });
 
@@ -86,7 +88,7 @@ test.serial('kill while queued: the run never gets a Job', async (t) => {
   const occupierRun = await activeRun(occupier.id);
   const queued = await sleepTask(1);
   const queuedRun = serverRun(world, queued.id, ORG)!;
-  await waitFor('the second run queued', () => launchQueue.getJob(launchJobId(queuedRun.id)));
+  await waitFor('the second run queued', () => launchQueue.getJob(launchJobId(scope, queuedRun.id)));
   t.is(serverRun(world, queued.id, ORG)!.status, 'pending', 'the cap holds the second run back');
 
   await researcher.kill(queued.id);
@@ -94,7 +96,7 @@ test.serial('kill while queued: the run never gets a Job', async (t) => {
   await researcher.kill(occupier.id);
   await waitFor('the occupier cleaned up', async () => (await nodeObjects(world, NODE)).jobs.length === 0);
   await waitFor('the killed run left the launch queue', async () => {
-    const job = await launchQueue.getJob(launchJobId(queuedRun.id));
+    const job = await launchQueue.getJob(launchJobId(scope, queuedRun.id));
     return job === undefined || (await job.getState()) === 'completed';
   });
 

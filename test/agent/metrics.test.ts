@@ -200,6 +200,7 @@ test.serial('v6-node status shows a running and a queued run, as JSON and as a t
       redis: { url: world.redisUrl },
       queue: { prefix: PREFIX },
       proxy: { url: 'http://proxy' },
+      isolation: { probe: false },
       logging: { level: 'fatal' },
     }),
   );
@@ -241,7 +242,7 @@ test.serial('/readyz goes unready naming Redis while Redis is down, and ready ag
   t.deepEqual(ready.body, {
     status: 'ready',
     failing: [],
-    checks: { loggedIn: true, socketConnected: true, redisReachable: true, clusterReachable: true },
+    checks: { loggedIn: true, socketConnected: true, redisReachable: true, clusterReachable: true, clusterAccess: true },
   });
   t.like(await probe(served.health.url, '/livez'), { status: 200, body: { status: 'alive' } });
 

@@ -9,6 +9,8 @@ import { NodeAgent } from '../../agent/node-agent.js';
 import type { Config } from '../../agent/config.js';
 import { LabelKey, nodeSelector } from '../../agent/kube/names.js';
 import type { RunStatus } from '../../agent/protocol/run-status.js';
+import { serverEndpoints } from '../../agent/server/client.js';
+import { serverScope } from '../../queue/server-scope.js';
 import { UserClient, plainInput, type TaskJson } from '../dev-server/user-client.js';
 import { ALGORITHM_IMAGE, testLogger, NAMESPACE, type World } from '../support/world.js';
 
@@ -16,6 +18,11 @@ export const TIMINGS = { backoffBaseMs: 50, backoffMaxMs: 200, reconnectDelayMs:
 
 export function startAgent(world: World, config: Config, logger: Logger = testLogger()): Promise<NodeAgent> {
   return NodeAgent.start({ config, logger, kubeConfig: world.kubeConfig, timings: TIMINGS });
+}
+
+/** The server scope of a node's queue jobs (queue/server-scope.ts), as the agent computes it. */
+export function scopeOf(config: Config, nodeId: number): string {
+  return serverScope(serverEndpoints(config.server_url, config.port, config.api_path).base, nodeId);
 }
 
 /** The researcher of organization 1, logged in at the world's dev server. */

@@ -158,7 +158,7 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
         server_url: 'http://127.0.0.1',
         port: server.port,
         api_path: server.apiPath,
-        proxy: { url: 'http://127.0.0.1', port: 7654, listen_port: 7654, max_body_bytes: 10 * MB },
+        proxy: { url: 'http://127.0.0.1', port: 7654, listen_port: 7654, max_body_bytes: 10 * MB, max_concurrent_decryptions: 1, max_bytes_in_flight: 128 * MB },
       },
       privateKeyPem: alpha.private_key_pem,
       redisUrl,

@@ -12,7 +12,7 @@ import type { NodeAgent } from '../../agent/node-agent.js';
 import { launchJobId } from '../../queue/run-queues.js';
 import { quietTask } from '../dev-server/quiet-task.js';
 import { ALGORITHM_IMAGE, startWorld, type World } from '../support/world.js';
-import { createTask, researcherOf, startAgent } from '../agent/run-helpers.js';
+import { createTask, researcherOf, scopeOf, startAgent } from '../agent/run-helpers.js';
 import {
   CommandProcess, SEED, assertEndState, assertHealthy, countJobsCreated, createRuns, endState, faultConfig, fileLogger, prng, report,
   scale, sleep, waitAllFinished,
@@ -92,7 +92,7 @@ test('bad runs end once with a status that says why; a foreign run and an unknow
   const foreign = await createTask(researcher, { method: 'echo', kwargs: {}, organizationId: OTHER_ORG, name: 'foreign' });
   const foreignRun = world.server.state.runsOfTask(foreign.id)[0]!;
   const launch = new Queue('launch', { prefix: config.queue.prefix, connection: { url: world.redisUrl } });
-  await launch.add('launch', { runId: foreignRun.id, taskId: foreign.id }, { jobId: launchJobId(foreignRun.id), attempts: 3 });
+  await launch.add('launch', { runId: foreignRun.id, taskId: foreign.id }, { jobId: launchJobId(scopeOf(config, NODE), foreignRun.id), attempts: 3 });
   await launch.close();
 
   // A kill of a run this node never heard of.

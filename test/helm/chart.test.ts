@@ -6,6 +6,7 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { REQUIRED_PERMISSIONS } from '../../agent/cluster/access.js';
 import { parseConfig, type Config } from '../../agent/config.js';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
 import { buildProbeJob, probeTargets } from '../../agent/isolation/probe-spec.js';
@@ -158,13 +159,15 @@ test('the checker rejects what "restricted" forbids', (t) => {
   }
 });
 
-// Exactly the calls in agent/cluster/run-objects.ts and run-informer.ts.
-const AGENT_RULES = [
-  'batch/jobs: create,delete,get,list,watch',
-  '/pods: list,watch',
-  '/pods/log: get',
-  '/secrets: create,delete',
-].sort();
+// Exactly the permissions the agent checks it has (agent/cluster/access.ts), which are the calls it makes.
+const AGENT_RULES = (() => {
+  const verbs = new Map<string, string[]>();
+  for (const p of REQUIRED_PERMISSIONS) {
+    const resource = `${p.group}/${p.subresource === undefined ? p.resource : `${p.resource}/${p.subresource}`}`;
+    verbs.set(resource, [...(verbs.get(resource) ?? []), p.verb]);
+  }
+  return [...verbs].map(([resource, list]) => `${resource}: ${list.sort().join(',')}`).sort();
+})();
 
 test('RBAC: one namespaced Role with exactly the verbs the agent uses, bound to the chart ServiceAccount only', async (t) => {
   for (const scenario of SCENARIOS) {
@@ -234,7 +237,7 @@ test('values map onto config keys (several-databases scenario)', async (t) => {
       ['omop', undefined, undefined],
     ],
   );
-  t.deepEqual(config.proxy, { url: `http://${RELEASE}-v6-node.${NAMESPACE}.svc.cluster.local`, port: 8080, listen_port: 8081, max_body_bytes: 20971520 });
+  t.deepEqual(config.proxy, { url: `http://${RELEASE}-v6-node.${NAMESPACE}.svc.cluster.local`, port: 8080, listen_port: 8081, max_body_bytes: 20971520, max_concurrent_decryptions: 1, max_bytes_in_flight: 134217728 });
   t.is(config.kubernetes.run.fs_group, 20000);
   t.deepEqual(config.kubernetes.image_overrides, [{ image: 'harbor2.vantage6.ai/algorithms/glm', resources: { limits: { memory: '16Gi' } }, active_deadline_seconds: 172800 }]);
   t.is(config.policies.allow_either_whitelist_or_store, true);

@@ -16,6 +16,7 @@ for (const [nodeId, url] of sandbox.proxies) console.log(`proxy of node ${nodeId
 for (const [nodeId, { agent, proxy }] of sandbox.metrics) {
   console.log(`metrics of node ${nodeId}:   agent ${agent}/metrics (/livez, /readyz), proxy ${proxy}/metrics`);
 }
+for (const [nodeId, file] of sandbox.logs) console.log(`logs of node ${nodeId}:      ${file} (agent and proxy, JSON lines)`);
 let ok = false;
 try {
   const outcome = await sandbox.runDemo();

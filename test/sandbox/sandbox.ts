@@ -5,7 +5,8 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { serveAgent } from '../../agent/serve.js';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DummyCryptor, RsaCryptor } from '../../agent/protocol/encryption.js';
 import { loadPrivateKey, publicKeyString } from '../../agent/protocol/keys.js';
@@ -31,8 +32,14 @@ async function organizationKeys(): Promise<Map<number, string>> {
 export interface SandboxOptions {
   /** Where progress lines go; default stdout. */
   readonly print?: (line: string) => void;
-  /** Agent and proxy log level (pino); default V6_SANDBOX_LOG or 'warn'. */
+  /** Agent and proxy log level (pino); default V6_SANDBOX_LOG or 'info'. */
   readonly logLevel?: string;
+  /**
+   * Where each node's agent and proxy write their JSON log lines, one file per node
+   * (`node-<id>.log`), so they stay out of the demo's own lines; default V6_SANDBOX_LOGS or a
+   * new folder under the system's temporary directory. Kept after the sandbox stops.
+   */
+  readonly logDir?: string;
   readonly redisUrl?: string;
 }
 
@@ -53,6 +60,8 @@ export interface Sandbox {
   readonly proxies: ReadonlyMap<number, string>;
   /** Per node: the agent's and the proxy's base URL of /metrics, /livez, /readyz. */
   readonly metrics: ReadonlyMap<number, { agent: string; proxy: string }>;
+  /** Per node: the file its agent's and proxy's log lines go to. */
+  readonly logs: ReadonlyMap<number, string>;
   runDemo(): Promise<DemoOutcome>;
   /** Stops agents, proxies, cluster, server and Redis, in reverse start order. Idempotent. */
   close(): Promise<void>;
@@ -60,7 +69,10 @@ export interface Sandbox {
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const print = options.print ?? ((line: string) => console.log(line));
-  const logger = pino({ level: options.logLevel ?? process.env.V6_SANDBOX_LOG ?? 'warn' });
+  const level = options.logLevel ?? process.env.V6_SANDBOX_LOG ?? 'info';
+  const logDir = options.logDir ?? process.env.V6_SANDBOX_LOGS ?? join(tmpdir(), `v6-sandbox-logs-${Date.now().toString(36)}`);
+  await mkdir(logDir, { recursive: true });
+  const logs = new Map<number, string>();
   const closers: Array<() => Promise<void> | void> = [];
   const close = async (): Promise<void> => {
     for (const c of closers.splice(0)) await c();
@@ -85,6 +97,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const proxies = new Map<number, string>();
     const metrics = new Map<number, { agent: string; proxy: string }>();
     for (const nodeId of NODES) {
+      const logFile = join(logDir, `node-${nodeId}.log`);
+      const logger = pino({ level }, pino.destination({ dest: logFile, sync: true }));
+      logs.set(nodeId, logFile);
       const proxyPort = await freePort();
       const org = world.server.fixtures.nodes.find((n) => n.id === nodeId)!.organization_id;
       const encrypted = ENCRYPTED_NODES.has(nodeId);
@@ -97,7 +112,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       closers.unshift(() => void redis.disconnect());
       const proxy = await serveProxy({
         config,
-        logger: logger.child({ component: 'proxy', nodeId }),
+        logger: logger.child({ component: 'proxy' }),
         cryptor: encrypted ? RsaCryptor.fromPem(keys.get(org)!) : new DummyCryptor(),
         redis,
         host: '127.0.0.1',
@@ -109,7 +124,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
       const agent = await serveAgent({
         config,
-        logger: logger.child({ component: 'agent', nodeId }),
+        logger: logger.child({ component: 'agent' }),
         kubeConfig: world.kubeConfig,
         timings: { reconnectDelayMs: 200 },
         metricsPort: 0,
@@ -123,6 +138,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return {
       serverUrl,
       kubeconfigPath: world.cluster.kubeconfigPath,
+      logs,
       proxies,
       metrics,
       runDemo: () => runDemo(serverUrl, print, new RsaCryptor(loadPrivateKey(keys.get(1)!))),

@@ -2,12 +2,13 @@
 // Kubernetes Status errors and injectable faults.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Authorizer, requestVerb, type AccessAttributes } from './authorization.js';
 import type { PodLogStreamer } from './controllers.js';
 import { apiGroup, apiGroupList, apiResourceList, coreVersions, serverVersion } from './discovery.js';
-import { ApiError, badRequest, conflict, internalError, invalid, methodNotAllowed, notFound } from './errors.js';
+import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotAllowed, notFound } from './errors.js';
 import type { Faults } from './faults.js';
 import { applyPatch } from './patch.js';
-import { apiVersionOf, type ResourceType } from './resources.js';
+import { apiVersionOf, resourceType, type ResourceType } from './resources.js';
 import { parseRoute } from './routes.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, KubeObject, PropagationPolicy, Store } from './store.js';
@@ -17,6 +18,8 @@ import { serveWatch } from './watch.js';
 export interface ApiServerOptions {
   store: Store;
   faults: Faults;
+  /** Who may do what; default everyone everything. */
+  authorizer?: Authorizer;
   /** Interval of BOOKMARK events on watches that allow them (default 1000 ms; the real server uses about a minute). */
   bookmarkIntervalMs?: number;
   /** Serves `GET pods/{name}/log`; without it every log request answers that the container is waiting. */
@@ -79,6 +82,7 @@ export class ApiServer {
   private readonly server: Server;
   private readonly store: Store;
   private readonly faults: Faults;
+  private readonly authorizer: Authorizer;
   private readonly bookmarkIntervalMs: number;
   private readonly streamPodLog: PodLogStreamer | undefined;
   private readonly watches = new Set<() => void>();
@@ -88,6 +92,7 @@ export class ApiServer {
   constructor(options: ApiServerOptions) {
     this.store = options.store;
     this.faults = options.faults;
+    this.authorizer = options.authorizer ?? new Authorizer();
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
     this.streamPodLog = options.streamPodLog;
     this.server = createServer((req, res) => {
@@ -158,6 +163,21 @@ export class ApiServer {
     if (this.faults.takeInternalError()) throw internalError('injected fault');
     const method = req.method ?? 'GET';
     const { type, name, subresource } = route;
+    const watch = url.searchParams.get('watch');
+    const attributes: AccessAttributes = {
+      verb: requestVerb(method, name !== undefined, watch === 'true' || watch === '1'),
+      group: type.group,
+      resource: type.plural,
+      subresource,
+      // As the real request-info resolver: a namespace object is addressed in its own namespace.
+      namespace: type.plural === 'namespaces' ? name : route.namespace,
+      name,
+    };
+    if (!this.authorizer.allows(attributes)) throw forbidden(Authorizer.forbiddenMessage(attributes), type, name);
+    if (type.plural === 'selfsubjectaccessreviews') {
+      if (method !== 'POST' || name !== undefined) throw methodNotAllowed(`${method} is not supported on ${type.plural}`);
+      return this.review(req, res);
+    }
     if (subresource !== undefined && !type.subresources.includes(subresource)) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
@@ -170,7 +190,7 @@ export class ApiServer {
     }
     if (name === undefined) {
       if (method === 'GET') return this.listOrWatch(req, res, route, url.searchParams);
-      if (method === 'POST') return this.create(req, res, route);
+      if (method === 'POST') return this.create(req, res, route, url.searchParams);
       if (method === 'DELETE') return this.deleteCollection(req, res, route, url.searchParams);
     } else {
       if (method === 'GET') return sendJson(res, 200, this.getOr404(route, name));
@@ -216,8 +236,40 @@ export class ApiServer {
     sendJson(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion }, items: items.map(listItem) });
   }
 
-  private async create(req: IncomingMessage, res: ServerResponse, route: ResourceRoute): Promise<void> {
-    const created = this.store.create(route.type.plural, bodyObject(await readBody(req), route));
+  /** A SelfSubjectAccessReview: the spec's resource attributes judged by the authorizer; nothing is stored. */
+  private async review(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const spec = isRecord(body) && isRecord(body['spec']) ? body['spec'] : {};
+    const attrs = isRecord(spec['resourceAttributes']) ? spec['resourceAttributes'] : undefined;
+    if (attrs === undefined) throw invalid(resourceType('selfsubjectaccessreviews')!, '', [{ reason: 'FieldValueRequired', message: 'exactly one of nonResourceAttributes or resourceAttributes must be specified', field: 'spec.resourceAttributes' }]);
+    const text = (key: string): string | undefined => (typeof attrs[key] === 'string' && attrs[key] !== '' ? (attrs[key] as string) : undefined);
+    const allowed = this.authorizer.allows({
+      verb: text('verb') ?? '',
+      group: text('group') ?? '',
+      resource: text('resource') ?? '',
+      subresource: text('subresource'),
+      namespace: text('namespace'),
+      name: text('name'),
+    });
+    sendJson(res, 201, {
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec,
+      status: allowed ? { allowed: true, reason: 'allowed by the simulated cluster' } : { allowed: false, reason: 'denied by a test' },
+    });
+  }
+
+  private async create(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, query: URLSearchParams): Promise<void> {
+    const object = bodyObject(await readBody(req), route);
+    if (query.get('dryRun') === 'All') {
+      // Admission without persistence: what the agent's access check relies on is the namespace's existence.
+      if (route.namespace !== undefined && this.store.get('namespaces', undefined, route.namespace) === undefined) {
+        throw notFound(resourceType('namespaces')!, route.namespace);
+      }
+      return sendJson(res, 201, object);
+    }
+    const created = this.store.create(route.type.plural, object);
     if (this.faults.takeLostCreate(route.type.plural)) {
       res.socket?.destroy();
       return;

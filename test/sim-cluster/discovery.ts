@@ -46,7 +46,7 @@ function resourceEntries(type: ResourceType): object[] {
     singularName: type.kind.toLowerCase(),
     namespaced: type.namespaced,
     kind: type.kind,
-    verbs: type.plural === 'namespaces' ? verbs.filter((v) => v !== 'deletecollection') : verbs,
+    verbs: type.plural === 'selfsubjectaccessreviews' ? ['create'] : type.plural === 'namespaces' ? verbs.filter((v) => v !== 'deletecollection') : verbs,
     ...(type.shortNames.length > 0 ? { shortNames: type.shortNames } : {}),
   };
   const subs = type.subresources.map((sub) => ({

@@ -91,3 +91,8 @@ export function methodNotAllowed(message: string): ApiError {
 export function internalError(message: string): ApiError {
   return new ApiError(500, 'InternalError', `Internal error occurred: ${message}`);
 }
+
+/** 403 Forbidden, as RBAC answers a request it does not allow. */
+export function forbidden(message: string, type: ResourceType, name: string | undefined): ApiError {
+  return new ApiError(403, 'Forbidden', message, { ...(name === undefined ? {} : { name }), ...(type.group === '' ? {} : { group: type.group }), kind: type.plural });
+}

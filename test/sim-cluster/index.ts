@@ -2,6 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiServer } from './api-server.js';
+import { Authorizer } from './authorization.js';
 import { defaultControllers, type Controller, type ControllerOptions } from './controllers.js';
 import { Faults, type FaultSettings } from './faults.js';
 import { writeKubeconfig } from './kubeconfig.js';
@@ -10,6 +11,7 @@ import { Store } from './store.js';
 export { ApiError, Store, type KubeObject, type ObjectMeta, type OwnerReference, type StoreEvent, type WatchEventType } from './store.js';
 export type { Controller, ControllerOptions, PodLogStreamer } from './controllers.js';
 export type { Faults, FaultSettings } from './faults.js';
+export type { AccessAttributes, Authorizer, DenyRule } from './authorization.js';
 
 export interface SimClusterOptions {
   /** Port on 127.0.0.1; 0 or unset picks a free one. */
@@ -39,6 +41,8 @@ export interface SimCluster {
   readonly faults: Faults;
   /** TCP connections accepted and requests served by the API server so far. */
   traffic(): { connections: number; requests: number };
+  /** Who may do what: everything unless a test calls `deny` (requests get 403, SelfSubjectAccessReviews `allowed: false`). */
+  readonly access: Authorizer;
   /** Stops the controllers (in reverse start order), then the API server; idempotent. */
   close(): Promise<void>;
 }
@@ -47,6 +51,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   await mkdir(options.stateDir, { recursive: true });
   const store = new Store({ ...(options.historySize === undefined ? {} : { historySize: options.historySize }) });
   const faults = new Faults(options.faults);
+  const access = new Authorizer();
   const controllers = (options.controllers ?? defaultControllers)(store, {
     stateDir: options.stateDir,
     ...(options.images === undefined ? {} : { images: options.images }),
@@ -56,6 +61,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   const server = new ApiServer({
     store,
     faults,
+    authorizer: access,
     ...(options.bookmarkIntervalMs === undefined ? {} : { bookmarkIntervalMs: options.bookmarkIntervalMs }),
     ...(streamPodLog === undefined ? {} : { streamPodLog }),
   });
@@ -81,6 +87,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     store,
     faults,
     traffic: () => server.traffic(),
+    access,
     close: () => {
       closing ??= (async () => {
         await stopControllers();

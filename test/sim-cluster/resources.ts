@@ -48,6 +48,11 @@ const table: readonly ResourceType[] = [
     subresources: ['status'], fields: { 'status.phase': ['status', 'phase'] },
   },
   { plural: 'jobs', kind: 'Job', group: 'batch', version: 'v1', namespaced: true, shortNames: [], subresources: ['status'], fields: {} },
+  // Create-only: the API server answers a review from its Authorizer and stores nothing.
+  {
+    plural: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', group: 'authorization.k8s.io', version: 'v1',
+    namespaced: false, shortNames: [], subresources: [], fields: {},
+  },
   {
     plural: 'networkpolicies', kind: 'NetworkPolicy', group: 'networking.k8s.io', version: 'v1', namespaced: true,
     shortNames: ['netpol'], subresources: [], fields: {},

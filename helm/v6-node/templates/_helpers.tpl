@@ -179,7 +179,7 @@ isolation.allow_unenforced come from the environment; absent optional keys are l
 {{- $_ := set $c "kubernetes" (dict "namespace" .Release.Namespace "task_volume" $tv "image_pull_secrets" $a.imagePullSecrets "run" $run "image_overrides" $overrides) }}
 {{- $_ := set $c "redis" (dict "url" (include "v6-node.redisUrl" .)) }}
 {{- $_ := set $c "queue" (dict "concurrency" (int $v.queue.concurrency) "max_active_jobs" (int $v.queue.maxActiveJobs) "prefix" $v.queue.prefix) }}
-{{- $_ := set $c "proxy" (dict "url" (include "v6-node.proxyUrl" .) "port" (int $v.proxy.port) "listen_port" (int $v.proxy.listenPort) "max_body_bytes" (int64 $v.proxy.maxBodyBytes)) }}
+{{- $_ := set $c "proxy" (dict "url" (include "v6-node.proxyUrl" .) "port" (int $v.proxy.port) "listen_port" (int $v.proxy.listenPort) "max_body_bytes" (int64 $v.proxy.maxBodyBytes) "max_concurrent_decryptions" (int $v.proxy.maxConcurrentDecryptions) "max_bytes_in_flight" (int64 $v.proxy.maxBytesInFlight)) }}
 {{- $_ := set $c "metrics" (dict "port" (int $v.metrics.port) "proxy_port" (int $v.metrics.proxyPort)) }}
 {{- $_ := set $c "results" (dict "max_output_bytes" (int64 $v.results.maxOutputBytes)) }}
 {{- $iso := dict "probe" $v.isolation.probe "image" (default (include "v6-node.image" .) $v.isolation.image) "image_pull_secrets" $v.imagePullSecrets "timeout_seconds" (int $v.isolation.timeoutSeconds) "interval_seconds" (int $v.isolation.intervalSeconds) "retry_seconds" (int $v.isolation.retrySeconds) }}
