@@ -44,7 +44,7 @@ export interface RunJson {
 
 export interface ResultJson {
   id: number;
-  run_id: number;
+  run: { id: number };
   result: string | null;
   blob_storage_used: boolean;
 }
