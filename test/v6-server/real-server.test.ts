@@ -89,14 +89,14 @@ function assertCompleted(t: { is: (a: unknown, b: unknown, m?: string) => void }
   for (const run of runs) t.is(run.status, 'completed', `run ${run.id}: ${run.log ?? ''}`);
 }
 
-test.serial('every node logs in with its API key and is online at the server once its socket is synced', async (t) => {
-  const admin = researcher;
+test.serial('every node logs in with its API key, is online once its socket is synced, and shared its configuration', async (t) => {
   for (const node of fixtures().nodes.filter((n) => n.organization_id === ALPHA())) {
-    const seen = await waitFor(`node ${node.id} online`, async () => {
-      const answer = await admin.request<{ status: string }>('GET', `node/${node.id}`);
-      return answer.status === 'online' ? answer : undefined;
+    // The server stores node_info_update as key/value rows, a row per list item.
+    const seen = await waitFor(`node ${node.id} online with its configuration`, async () => {
+      const answer = await researcher.request<{ status: string; config: { key: string; value: string }[] }>('GET', `node/${node.id}`);
+      return answer.status === 'online' && answer.config.length > 0 ? answer : undefined;
     });
-    t.is(seen.status, 'online');
+    t.deepEqual(seen.config.filter((c) => c.key === 'database_labels'), [{ key: 'database_labels', value: 'default' }], `node ${node.id}`);
   }
 });
 

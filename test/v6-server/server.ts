@@ -8,23 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { Fixtures } from '../dev-server/state/fixtures.js';
 import { freePort } from '../support/ports.js';
+import type { V6Server } from '../support/world.js';
 import { createFixtures } from './fixtures.js';
 import { ensureServerVenv, VANTAGE6_VERSION } from './venv.js';
 
-export interface RealServer {
-  /** e.g. `http://127.0.0.1:41234` (socket.io at `/socket.io/`). */
-  readonly url: string;
-  readonly apiPath: string;
-  readonly port: number;
-  readonly fixtures: Fixtures;
+/** `close()` stops the server (SIGTERM, then SIGKILL after 10 s) and removes its folder. */
+export interface RealServer extends V6Server {
   /** The server's python, for scripts that use vantage6's own code (e.g. to decode results). */
   readonly python: string;
   /** The server's console output so far: what to read when it answered something odd. */
   log(): Promise<string>;
-  /** Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its folder. */
-  close(): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
