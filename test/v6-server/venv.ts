@@ -59,17 +59,52 @@ export async function ensureServerVenv(): Promise<string> {
   const digest = createHash('sha256').update(requirements).digest('hex');
   const dir = venvDir();
   const python = join(dir, 'bin', 'python');
-  if ((await readFile(join(dir, READY), 'utf8').catch(() => '')) === digest) return python;
+  const ready = async () => (await readFile(join(dir, READY), 'utf8').catch(() => '')) === digest;
+  if (await ready()) return python;
 
-  // Built aside and renamed into place, so a build cut short is never taken for a ready one.
-  const building = `${dir}.building-${process.pid}`;
-  await rm(building, { recursive: true, force: true });
-  await mkdir(join(building, '..'), { recursive: true });
-  await run(await python310(), ['-m', 'venv', building]);
-  const pip = join(building, 'bin', 'python');
-  await run(pip, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '-r', requirementsFile]);
-  await writeFile(join(building, READY), digest);
-  await rm(dir, { recursive: true, force: true });
-  await rename(building, dir);
+  // Test files start servers in parallel: one builds, the others wait for it.
+  await withLock(`${dir}.lock`, async () => {
+    if (await ready()) return;
+    // Built aside and renamed into place, so a build cut short is never taken for a ready one.
+    const building = `${dir}.building`;
+    await rm(building, { recursive: true, force: true });
+    await run(await python310(), ['-m', 'venv', building]);
+    const pip = join(building, 'bin', 'python');
+    await run(pip, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '-r', requirementsFile]);
+    await writeFile(join(building, READY), digest);
+    await rm(dir, { recursive: true, force: true });
+    await rename(building, dir);
+  });
   return python;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `fn` holding a lock folder that names its owner's pid; a dead owner's lock is taken over. */
+async function withLock(lock: string, fn: () => Promise<void>): Promise<void> {
+  await mkdir(join(lock, '..'), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
+      if (Number.isInteger(owner) && !alive(owner)) await rm(lock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  try {
+    await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
