@@ -59,7 +59,7 @@ function normalizeEvent(name: string, args: unknown[], fixtures: Fixtures): unkn
 /**
  * The conversation: node login (bad keys too), refresh, what the node reads at start, a socket,
  * a task of the researcher, the node's PATCHes (bad timestamps, bad status, the final one, one
- * after it), container tokens, results, a kill and a PATCH of the killed run, and a status change
+ * after it), streamed log lines, container tokens, results, a kill and a PATCH of the killed run, and a status change
  * the node emits. Uses the first node and the first user of `server.fixtures`.
  */
 export async function converse(server: V6Server): Promise<Record<string, unknown>> {
@@ -102,6 +102,12 @@ export async function converse(server: V6Server): Promise<Record<string, unknown
     await patchRun('PATCH started_at and status', { started_at: '2026-01-01T00:00:00.123456+00:00', status: 'active' });
     await patchRun('PATCH an unknown status', { status: 'nonsense' });
     await patchRun('PATCH nothing', {});
+    for (const log of ['first line', 'second line']) {
+      socket.emit('algorithm_log', { collaboration_id: node.collaboration_id, run_id: runId, task_id: task.id, log });
+    }
+    await sleep(500);
+    const logged = await call(base, token, 'GET', `run/${runId}`);
+    record['run log after two algorithm_log events'] = (logged.body as { log: unknown }).log;
     keep('container token for another image', await call(base, token, 'POST', 'token/container', { task_id: task.id, image: 'other' }));
     const container = keep('container token', await call(base, token, 'POST', 'token/container', { task_id: task.id, image }));
     record['container token claims'] = shapeOf(claims(container.container_token as string));
