@@ -5,7 +5,7 @@ import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
 import { startDevServer, type DevServer } from '../dev-server/index.js';
 import { converse } from './conversation.js';
-import { startRealServer, type RealServer } from './server.js';
+import { COLD_START_MS, startRealServer, type RealServer } from './server.js';
 
 /**
  * Deliberate differences, by step and key. The real server stamps `last_seen` on every request a
@@ -23,7 +23,8 @@ function withoutAccepted(record: Record<string, unknown>): Record<string, unknow
 let real: RealServer;
 let dev: DevServer;
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(COLD_START_MS, 'the real vantage6 server did not start: see test/v6-server/venv.ts');
   [real, dev] = await Promise.all([startRealServer(), startDevServer()]);
 });
 

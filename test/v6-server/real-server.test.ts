@@ -13,7 +13,7 @@ import { startNodeProxy, type NodeProxy } from '../support/node-proxy.js';
 import { freePort } from '../support/ports.js';
 import { ALGORITHM_IMAGE, FEDERATED_IMAGE, startWorld, testLogger, type World } from '../support/world.js';
 import { decodeResult, encodeInput, type CodecKey } from './codec.js';
-import { startRealServer, type RealServer } from './server.js';
+import { COLD_START_MS, startRealServer, type RealServer } from './server.js';
 
 interface KeyPair {
   private_key_pem: string;
@@ -34,7 +34,8 @@ const collaboration = (encrypted: boolean) => fixtures().collaborations.find((c)
 const nodeOf = (organizationId: number, encrypted: boolean) =>
   fixtures().nodes.find((n) => n.organization_id === organizationId && n.collaboration_id === collaboration(encrypted))!;
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(COLD_START_MS, 'the real vantage6 server did not start: see test/v6-server/venv.ts');
   world = await startWorld({ server: startRealServer });
   for (const [index, org] of fixtures().organizations.entries()) {
     const pair = vectors.key_pairs[index]!;

@@ -24,6 +24,8 @@ export interface RealServer extends V6Server {
 const HOST = '127.0.0.1';
 const API_PATH = '/api';
 const STARTUP_TIMEOUT_MS = 120_000;
+/** What a test hook should allow for startRealServer on a new machine: the virtualenv's first build, then the start. */
+export const COLD_START_MS = 6 * 60_000;
 const serve = fileURLToPath(new URL('serve.py', import.meta.url));
 
 /** The configuration file of a vantage6 4.x server, with the keys `v6 server new` writes. */
