@@ -101,7 +101,9 @@ export async function startWorld(options: WorldOptions & { server?: () => Promis
     const data = join(root, `org${org}`, 'data');
     await mkdir(tasks, { recursive: true });
     await mkdir(data, { recursive: true });
-    await writeFile(join(data, 'patients.csv'), PATIENTS[index] ?? '');
+    const patients = PATIENTS[index];
+    if (patients === undefined) throw new Error(`organization ${org} has no database: PATIENTS has ${PATIENTS.length} entries`);
+    await writeFile(join(data, 'patients.csv'), patients);
     pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
     pvcs[`${DATA_CLAIM}-org${org}`] = data;
   }

@@ -1,7 +1,7 @@
 // The agent against the real vantage6 server (PyPI, pinned in venv.ts): four nodes (two
 // organizations, a plain and an encrypted collaboration) on the simulated cluster, a researcher
 // on the server's REST API, inputs and results encoded and decoded by vantage6's own Python code.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +29,8 @@ const proxies: NodeProxy[] = [];
 const keys = new Map<number, CodecKey & { privateKeyPem: string }>();
 
 const fixtures = () => world.server.fixtures;
-const [ALPHA, BETA] = [0, 1].map((i) => () => fixtures().organizations[i]!.id) as [() => number, () => number];
+const ALPHA = () => fixtures().organizations[0]!.id;
+const BETA = () => fixtures().organizations[1]!.id;
 const collaboration = (encrypted: boolean) => fixtures().collaborations.find((c) => c.encrypted === encrypted)!.id;
 const nodeOf = (organizationId: number, encrypted: boolean) =>
   fixtures().nodes.find((n) => n.organization_id === organizationId && n.collaboration_id === collaboration(encrypted))!;
@@ -86,7 +87,7 @@ async function resultOf(taskId: number, encrypted: boolean): Promise<unknown> {
   return decodeResult(world.server.python, result.result, encrypted ? keys.get(ALPHA())!.privateKeyFile : undefined);
 }
 
-function assertCompleted(t: { is: (a: unknown, b: unknown, m?: string) => void }, runs: RunJson[]) {
+function assertCompleted(t: ExecutionContext, runs: RunJson[]) {
   for (const run of runs) t.is(run.status, 'completed', `run ${run.id}: ${run.log ?? ''}`);
 }
 
