@@ -99,6 +99,10 @@ export async function startRealServer(): Promise<RealServer> {
   const child = spawn(python, [serve, configFile, HOST, String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(output);
   child.stderr!.pipe(output);
+  // A test process that ends without close() (a failed hook, ava's timeout) takes the server along.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const log = () => readFile(consoleFile, 'utf8').catch(() => '');
   const url = `http://${HOST}:${port}`;
   let closing: Promise<void> | undefined;
