@@ -12,11 +12,11 @@ import type { RunStatus } from '../../agent/protocol/run-status.js';
 import { serverEndpoints } from '../../agent/server/client.js';
 import { serverScope } from '../../queue/server-scope.js';
 import { UserClient, plainInput, type TaskJson } from '../dev-server/user-client.js';
-import { ALGORITHM_IMAGE, testLogger, NAMESPACE, type World } from '../support/world.js';
+import { ALGORITHM_IMAGE, testLogger, NAMESPACE, type V6Server, type World } from '../support/world.js';
 
 export const TIMINGS = { backoffBaseMs: 50, backoffMaxMs: 200, reconnectDelayMs: 50, loginRetryDelayMs: 100 };
 
-export function startAgent(world: World, config: Config, logger: Logger = testLogger()): Promise<NodeAgent> {
+export function startAgent(world: World<V6Server>, config: Config, logger: Logger = testLogger()): Promise<NodeAgent> {
   return NodeAgent.start({ config, logger, kubeConfig: world.kubeConfig, timings: TIMINGS });
 }
 
@@ -98,7 +98,7 @@ export function finalPatches(world: World, runId: number) {
 }
 
 /** Asserts that no Job or Secret of the node is left, after giving the agent's cleanup time to finish. */
-export async function assertNodeCleanedUp(t: ExecutionContext, world: World, nodeId: number): Promise<void> {
+export async function assertNodeCleanedUp(t: ExecutionContext, world: World<V6Server>, nodeId: number): Promise<void> {
   await waitFor('objects cleaned up', async () => {
     const objects = await nodeObjects(world, nodeId);
     return objects.jobs.length === 0 && objects.secrets.length === 0;
@@ -108,7 +108,7 @@ export async function assertNodeCleanedUp(t: ExecutionContext, world: World, nod
   t.deepEqual(objects.secrets.map((s) => s.metadata?.name), []);
 }
 
-export async function nodeObjects(world: World, nodeId: number): Promise<{ jobs: V1Job[]; secrets: V1Secret[] }> {
+export async function nodeObjects(world: World<V6Server>, nodeId: number): Promise<{ jobs: V1Job[]; secrets: V1Secret[] }> {
   const selector = nodeSelector(nodeId);
   const jobs = await world.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: NAMESPACE, labelSelector: selector });
   const secrets = await world.kubeConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: NAMESPACE, labelSelector: selector });

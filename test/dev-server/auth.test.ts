@@ -23,7 +23,7 @@ test('node login refuses a non-UUID api key with 400 and an unknown one with 401
   const server = await serverFor(t);
   const bad = await api(server, 'POST', 'token/node', undefined, { api_key: 'not-a-uuid' });
   t.is(bad.status, 400);
-  t.like(bad.body, { msg: 'Request body is incorrect', errors: { api_key: ['Not a valid UUID.'] } });
+  t.like(bad.body, { msg: 'Request body is incorrect', errors: { api_key: ['API key is not a valid UUID'] } });
   const unknown = await api(server, 'POST', 'token/node', undefined, { api_key: '11111111-2222-4333-8444-555555555555' });
   t.is(unknown.status, 401);
   t.deepEqual(unknown.body, { msg: 'Api key is not recognized!' });

@@ -103,11 +103,11 @@ test('a failure status fails unstarted siblings with the server\'s log text; a f
   t.is((await client.getTask(created.id)).status, 'failed');
 });
 
-test('results of a task are listed with the run id', async (t) => {
+test('results of a task are listed with a reference to their run, as the real server lists them', async (t) => {
   const server = await serverFor(t);
   const client = await researcher(server);
   const task = await plainTask(client, [1]);
   const [run] = server.state.runsOfTask(task.id);
   await api(server, 'PATCH', `run/${run?.id}`, await nodeToken(server, 1), { status: 'completed', finished_at: ISO, result: 'eyJ4IjogMX0=', log: '' });
-  t.like(await client.getResults(task.id), [{ run_id: run?.id, result: 'eyJ4IjogMX0=', blob_storage_used: false }]);
+  t.like(await client.getResults(task.id), [{ run: { id: run?.id, link: `/api/run/${run?.id}` }, result: 'eyJ4IjogMX0=', blob_storage_used: false }]);
 });

@@ -44,7 +44,7 @@ export interface RunJson {
 
 export interface ResultJson {
   id: number;
-  run_id: number;
+  run: { id: number };
   result: string | null;
   blob_storage_used: boolean;
 }
@@ -60,7 +60,8 @@ export class UserClient {
   /** `apiBase` is the server's URL including the API path, e.g. `http://127.0.0.1:5000/api`. */
   constructor(private readonly apiBase: string) {}
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One REST call as this user: `path` below the API base; a non-2xx answer throws UserClientError. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.accessToken) headers.authorization = `Bearer ${this.accessToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';

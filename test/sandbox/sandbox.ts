@@ -2,7 +2,6 @@
 // server, the simulated cluster, and for organizations 1 and 2 of collaboration 1 an agent and a
 // proxy each — then a demo: a partial_average task at both organizations combined here, and a
 // central task whose algorithm creates the partial subtasks itself through its node's proxy.
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { serveAgent } from '../../agent/serve.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DummyCryptor, RsaCryptor } from '../../agent/protocol/encryption.js';
 import { loadPrivateKey, publicKeyString } from '../../agent/protocol/keys.js';
-import { serveProxy } from '../../proxy/main.js';
 import { UserClient, plainInput, type RunJson } from '../dev-server/user-client.js';
+import { startNodeProxy } from '../support/node-proxy.js';
 import { freePort } from '../support/ports.js';
 import { ALGORITHM_IMAGE, FEDERATED_IMAGE, startWorld } from '../support/world.js';
 
@@ -108,18 +107,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         logging: { level: 'warn' },
         ...(encrypted ? { encryption: { enabled: true, private_key: keyFiles.get(org) } } : {}),
       });
-      const redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1 });
-      closers.unshift(() => void redis.disconnect());
-      const proxy = await serveProxy({
-        config,
-        logger: logger.child({ component: 'proxy' }),
-        cryptor: encrypted ? RsaCryptor.fromPem(keys.get(org)!) : new DummyCryptor(),
-        redis,
-        host: '127.0.0.1',
-        metricsPort: 0,
-        closeGraceMs: 1000,
-      });
-      closers.unshift(() => proxy.close());
+      const cryptor = encrypted ? RsaCryptor.fromPem(keys.get(org)!) : new DummyCryptor();
+      const nodeProxy = await startNodeProxy(config, cryptor, logger.child({ component: 'proxy', nodeId }));
+      closers.unshift(() => nodeProxy.close());
+      const { proxy } = nodeProxy;
       proxies.set(nodeId, proxy.url);
 
       const agent = await serveAgent({

@@ -1,6 +1,6 @@
-// A whole node's surroundings for integration tests and the sandbox: a private Redis, the
-// development vantage6 server, and the simulated cluster with the test algorithm image, a task
-// volume and a CSV database on claims.
+// A whole node's surroundings for integration tests and the sandbox: a private Redis, a vantage6
+// server (the development server, or the real one of test/v6-server), and the simulated cluster
+// with the test algorithm image, a task volume and a CSV database on claims.
 import { chmod, copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { parseConfig, type Config } from '../../agent/config.js';
 import { startDevServer, type DevServer } from '../dev-server/index.js';
+import type { Fixtures } from '../dev-server/state/fixtures.js';
 import { startSimCluster, type SimCluster } from '../sim-cluster/index.js';
 import { startRedis, type RedisServer } from './redis.js';
 
@@ -24,11 +25,8 @@ export const PROBE_IMAGE = 'v6-test/node-agent:1';
 export const NAMESPACE = 'vantage6-tasks';
 export const TASK_CLAIM = 'v6-tasks';
 export const DATA_CLAIM = 'hospital-data';
-/** The CSV each organization's database holds: ages whose sums differ per organization. */
-export const PATIENTS: Record<number, string> = {
-  1: 'id,age\n1,30\n2,40\n3,50\n',
-  2: 'id,age\n1,20\n2,60\n',
-};
+/** The CSV each organization's database holds, in the fixtures' order: ages whose sums differ per organization. */
+export const PATIENTS: readonly string[] = ['id,age\n1,30\n2,40\n3,50\n', 'id,age\n1,20\n2,60\n'];
 
 const algorithms = fileURLToPath(new URL('../algorithms/', import.meta.url));
 
@@ -54,15 +52,25 @@ async function algorithmImages(root: string): Promise<Record<string, { command: 
   };
 }
 
-export interface World {
+/** What a world needs of its vantage6 server; the dev server and test/v6-server's real one have it. */
+export interface V6Server {
+  /** e.g. `http://127.0.0.1:41234`; the REST base is `url + apiPath`. */
+  readonly url: string;
+  readonly apiPath: string;
+  readonly port: number;
+  readonly fixtures: Fixtures;
+  close(): Promise<void>;
+}
+
+export interface World<S extends V6Server = DevServer> {
   readonly root: string;
   /** The world's own Redis; undefined when it uses `WorldOptions.redisUrl`. */
   readonly redis: RedisServer | undefined;
   readonly redisUrl: string;
-  readonly server: DevServer;
+  readonly server: S;
   readonly cluster: SimCluster;
   readonly kubeConfig: KubeConfig;
-  /** A valid agent config for a node of the dev server's fixtures, with overrides on top. */
+  /** A valid agent config for a node of the server's fixtures, with overrides on top. */
   config(nodeId: number, overrides?: Record<string, unknown>): Config;
   close(): Promise<void>;
 }
@@ -72,23 +80,30 @@ export interface WorldOptions {
   readonly redisUrl?: string;
   /** Prefix of the nodes' queue keys (`<prefix>-<node id>`); unique per world when Redis is shared. */
   readonly queuePrefix?: string;
+  /** The dev server's port (default a free one); not for `server`. */
   readonly serverPort?: number;
   readonly clusterPort?: number;
 }
 
 /** Starts Redis, the dev server and the simulated cluster; one task volume and database per organization. */
-export async function startWorld(options: WorldOptions = {}): Promise<World> {
+export function startWorld(options?: WorldOptions): Promise<World>;
+/** The same with another vantage6 server, started by `server` (e.g. test/v6-server's startRealServer). */
+export function startWorld<S extends V6Server>(options: WorldOptions & { server: () => Promise<S> }): Promise<World<S>>;
+export async function startWorld(options: WorldOptions & { server?: () => Promise<V6Server> } = {}): Promise<World<V6Server>> {
+  const server = await (options.server ?? (() => startDevServer({ port: options.serverPort ?? 0 })))();
   // Not under /tmp: algorithm pods mount a scratch emptyDir at /tmp, and the simulated kubelet
   // bind-mounts volume sources from the host inside the pod's mount namespace in order.
   const root = await mkdtemp(join('/var/tmp', 'v6-world-'));
   await chmod(root, 0o755); // algorithm processes run as a non-root user and exec the image's files from here
   const pvcs: Record<string, string> = {};
-  for (const org of Object.keys(PATIENTS)) {
+  for (const [index, { id: org }] of server.fixtures.organizations.entries()) {
     const tasks = join(root, `org${org}`, 'tasks');
     const data = join(root, `org${org}`, 'data');
     await mkdir(tasks, { recursive: true });
     await mkdir(data, { recursive: true });
-    await writeFile(join(data, 'patients.csv'), PATIENTS[Number(org)]!);
+    const patients = PATIENTS[index];
+    if (patients === undefined) throw new Error(`organization ${org} has no database: PATIENTS has ${PATIENTS.length} entries`);
+    await writeFile(join(data, 'patients.csv'), patients);
     pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
     pvcs[`${DATA_CLAIM}-org${org}`] = data;
   }
@@ -96,7 +111,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const redis = options.redisUrl === undefined ? await startRedis({ appendonly: true }) : undefined;
   const redisUrl = options.redisUrl ?? redis!.url;
   const queuePrefix = options.queuePrefix ?? 'v6-node';
-  const server = await startDevServer({ port: options.serverPort ?? 0 });
   const cluster = await startSimCluster({
     port: options.clusterPort ?? 0,
     stateDir: join(root, 'cluster'),
@@ -109,7 +123,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 
   const config = (nodeId: number, overrides: Record<string, unknown> = {}): Config => {
     const node = server.fixtures.nodes.find((n) => n.id === nodeId);
-    if (!node) throw new Error(`no node ${nodeId} in the dev server fixtures`);
+    if (!node) throw new Error(`no node ${nodeId} in the server's fixtures`);
     const org = node.organization_id;
     const raw = {
       api_key: node.api_key,

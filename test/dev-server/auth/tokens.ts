@@ -54,7 +54,8 @@ export class TokenService {
 
   private sign(sub: unknown, clientType: string, type: TokenType, lifetimeSeconds: number | null): string {
     const iat = this.nowSeconds();
-    const claims: JwtClaims = { fresh: false, iat, jti: randomUUID(), type, sub, nbf: iat };
+    // csrf: flask-jwt-extended adds it, as the server also accepts tokens in cookies.
+    const claims: JwtClaims = { fresh: false, iat, jti: randomUUID(), type, sub, nbf: iat, csrf: randomUUID() };
     if (lifetimeSeconds !== null) claims.exp = iat + lifetimeSeconds;
     claims.client_type = clientType;
     claims.roles = [];

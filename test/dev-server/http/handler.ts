@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Faults } from './faults.js';
 import {
-  HttpError, METHOD_NOT_ALLOWED_BODY, NOT_FOUND_BODY, parseJson, readBytes,
+  HttpError, INTERNAL_ERROR_BODY, METHOD_NOT_ALLOWED_BODY, NOT_FOUND_BODY, parseJson, readBytes,
   type ApiRequest, type Reply, type Router,
 } from './router.js';
 
@@ -46,7 +46,7 @@ async function answer(req: IncomingMessage, router: Router, apiPath: string, fau
   } catch (error) {
     if (error instanceof HttpError) return { status: error.status, body: error.body };
     console.error('dev-server: unhandled error', error);
-    return { status: 500, body: { message: 'Internal Server Error' } };
+    return { status: 500, body: INTERNAL_ERROR_BODY };
   }
 }
 

@@ -50,6 +50,8 @@ export const NOT_FOUND_BODY = {
   message:
     'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.',
 };
+/** What vantage6's error handler answers for an unexpected exception (500). */
+export const INTERNAL_ERROR_BODY = { msg: 'An unexpected error occurred on the server!' };
 export const METHOD_NOT_ALLOWED_BODY = { message: 'The method is not allowed for the requested URL.' };
 
 export class Router {

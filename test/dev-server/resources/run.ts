@@ -3,11 +3,11 @@ import type { ServerContext } from '../context.js';
 import { canSeeRun, FORBIDDEN, requireNode } from '../auth/access.js';
 import { DatetimeFormatError, isIsoDatetime, parseServerDatetime } from '../state/datetime.js';
 import { isRunStatus, RUN_STATUSES, type RunPatch, type RunRecord } from '../state/model.js';
-import { HttpError, idParam, msg, type ApiRequest, type Router } from '../http/router.js';
+import { HttpError, idParam, INTERNAL_ERROR_BODY, msg, type ApiRequest, type Router } from '../http/router.js';
 import { paginate } from '../http/pagination.js';
 import { renderRun } from './views.js';
 
-const INTERNAL_ERROR = new HttpError(500, { message: 'Internal Server Error' });
+const INTERNAL_ERROR = new HttpError(500, INTERNAL_ERROR_BODY);
 
 function includes(request: ApiRequest, what: string): boolean {
   return request.query.getAll('include').flatMap((v) => v.split(',')).includes(what);
@@ -81,6 +81,10 @@ export function registerRunRoutes(router: Router, ctx: ServerContext): void {
       if (Object.keys(errors).length > 0) throw new HttpError(400, { msg: 'Request body is incorrect', errors });
       if (run.organization_id !== node.organization_id) throw msg(401, 'This is not your algorithm run to PATCH!');
       if (run.finished_at !== null) throw msg(400, 'Cannot update an already finished algorithm run!');
+      // Before the body is applied, as the real server does: a PATCH that then fails on its
+      // timestamps (500) has still announced a status update.
+      const task = state.tasks.get(run.task_id);
+      ctx.emit(`collaboration_${task?.collaboration_id}`, 'status_update', { run_id: run.id });
       const given = body as RunPatch;
       const patch: RunPatch = {
         ...given,
@@ -88,8 +92,6 @@ export function registerRunRoutes(router: Router, ctx: ServerContext): void {
         finished_at: given.finished_at === undefined ? undefined : parseServerDatetime(given.finished_at),
       };
       state.patchRun(run, patch);
-      const task = state.tasks.get(run.task_id);
-      ctx.emit(`collaboration_${task?.collaboration_id}`, 'status_update', { run_id: run.id });
       return { status: 200, body: renderRun(ctx, run, false) };
     } catch (error) {
       const answer = error instanceof DatetimeFormatError ? INTERNAL_ERROR : error;

@@ -161,9 +161,7 @@ export function registerTaskRoutes(router: Router, ctx: ServerContext): void {
       organizations: body.organizations,
       blob_storage_used: ctx.blobStoreEnabled,
     });
-    const room = `collaboration_${collab.id}`;
-    ctx.emit(room, 'task_created', { task_id: task.id, job_id: task.job_id, collaboration_id: collab.id, init_org_id: orgId });
-    ctx.emit(room, 'new_task', { id: task.id, parent_id: task.parent_id });
+    ctx.emit(`collaboration_${collab.id}`, 'new_task', { id: task.id, parent_id: task.parent_id });
     return { status: 201, body: renderTask(ctx, task) };
   });
 }

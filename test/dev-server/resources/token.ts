@@ -30,7 +30,7 @@ export function registerTokenRoutes(router: Router, ctx: ServerContext): void {
     const body = await objectBody(request);
     const apiKey = body.api_key;
     if (apiKey === undefined) throw invalid({ api_key: ['Missing data for required field.'] });
-    if (typeof apiKey !== 'string' || !UUID.test(apiKey)) throw invalid({ api_key: ['Not a valid UUID.'] });
+    if (typeof apiKey !== 'string' || !UUID.test(apiKey)) throw invalid({ api_key: ['API key is not a valid UUID'] });
     const node = ctx.state.fixtures.nodes.find((n) => normaliseUuid(n.api_key) === normaliseUuid(apiKey));
     if (!node) throw msg(401, 'Api key is not recognized!');
     return loginReply(ctx, { kind: 'node', node });

@@ -1,4 +1,5 @@
-// JSON renderings of the server's objects, shaped like the 4.x marshmallow schemas (spec A5).
+// JSON renderings of the server's objects, shaped like the 4.x marshmallow schemas (spec A5) as
+// vantage6-server 4.15.2 answers them (test/v6-server/dev-server-fidelity.test.ts compares).
 import type { ServerContext } from '../context.js';
 import type { AlgorithmStoreFixture, CollaborationFixture, NodeFixture, OrganizationFixture } from '../state/fixtures.js';
 import type { RunRecord, TaskRecord } from '../state/model.js';
@@ -13,8 +14,9 @@ function ref(ctx: ServerContext, resource: string, id: number, methods: string[]
   return { id, link: `${ctx.apiPath}/${resource}/${id}`, methods };
 }
 
-function listLink(ctx: ServerContext, resource: string, filter: string): { link: string; methods: string[] } {
-  return { link: `${ctx.apiPath}/${resource}?${filter}`, methods: ['GET'] };
+/** A collection of related objects: the real server gives its URL as a plain string. */
+function listLink(ctx: ServerContext, resource: string, filter: string): string {
+  return `${ctx.apiPath}/${resource}?${filter}`;
 }
 
 export function renderTask(ctx: ServerContext, task: TaskRecord): Record<string, unknown> {
@@ -40,6 +42,13 @@ export function renderTask(ctx: ServerContext, task: TaskRecord): Record<string,
   };
 }
 
+/** The task inside a run of RunTaskIncludedSchema: without its `runs` link. */
+function renderIncludedTask(ctx: ServerContext, task: TaskRecord): Record<string, unknown> {
+  const rendered = renderTask(ctx, task);
+  delete rendered.runs;
+  return rendered;
+}
+
 /** RunSchema (result excluded); with `includeTask`, RunTaskIncludedSchema. */
 export function renderRun(ctx: ServerContext, run: RunRecord, includeTask: boolean): Record<string, unknown> {
   const task = ctx.state.tasks.get(run.task_id);
@@ -47,11 +56,11 @@ export function renderRun(ctx: ServerContext, run: RunRecord, includeTask: boole
   return {
     id: run.id,
     input: run.input,
-    task: includeTask && task ? renderTask(ctx, task) : ref(ctx, 'task', run.task_id, ['GET', 'DELETE']),
+    task: includeTask && task ? renderIncludedTask(ctx, task) : ref(ctx, 'task', run.task_id, ['GET', 'DELETE']),
     organization: ref(ctx, 'organization', run.organization_id, ['GET', 'PATCH']),
-    node: node ? { ...ref(ctx, 'node', node.id, ['GET', 'PATCH', 'DELETE']), name: node.name, status: nodeStatus(ctx, node) } : null,
-    ports: listLink(ctx, 'port', `run_id=${run.id}`),
-    results: ref(ctx, 'result', run.id),
+    node: node ? { id: node.id, ip: null, status: nodeStatus(ctx, node), name: node.name } : null,
+    ports: [],
+    results: ref(ctx, 'result', run.id, ['GET', 'PATCH']),
     assigned_at: run.assigned_at,
     started_at: run.started_at,
     finished_at: run.finished_at,
@@ -65,9 +74,10 @@ export function renderRun(ctx: ServerContext, run: RunRecord, includeTask: boole
 export function renderResult(ctx: ServerContext, run: RunRecord): Record<string, unknown> {
   return {
     id: run.id,
-    run_id: run.id,
+    run: ref(ctx, 'run', run.id, ['GET', 'PATCH']),
     result: run.result,
     task: ref(ctx, 'task', run.task_id, ['GET', 'DELETE']),
+    cleanup_at: null,
     blob_storage_used: run.blob_storage_used,
   };
 }
@@ -86,6 +96,7 @@ export function renderNode(ctx: ServerContext, node: NodeFixture): Record<string
     status: nodeStatus(ctx, node),
     last_seen: ctx.state.presence.get(node.id)?.last_seen ?? null,
     ip: null,
+    config: [],
   };
 }
 
@@ -93,22 +104,32 @@ export function renderOrganization(ctx: ServerContext, org: OrganizationFixture)
   return {
     id: org.id,
     name: org.name,
-    public_key: org.public_key,
+    // The real server's column defaults to an empty string: '' until a node uploads its key.
+    public_key: org.public_key ?? '',
+    domain: '',
+    address1: '',
+    address2: null,
+    zipcode: '',
+    country: '',
+    collaborations: listLink(ctx, 'collaboration', `organization_id=${org.id}`),
     nodes: listLink(ctx, 'node', `organization_id=${org.id}`),
     users: listLink(ctx, 'user', `organization_id=${org.id}`),
+    tasks: listLink(ctx, 'task', `init_org_id=${org.id}`),
+    runs: listLink(ctx, 'run', `organization_id=${org.id}`),
+    studies: listLink(ctx, 'study', `organization_id=${org.id}`),
   };
 }
 
 export function renderCollaboration(ctx: ServerContext, collab: CollaborationFixture): Record<string, unknown> {
-  const nodes = ctx.state.fixtures.nodes.filter((n) => n.collaboration_id === collab.id);
   return {
     id: collab.id,
     name: collab.name,
     encrypted: collab.encrypted,
-    session_restrict_to_same_image: false,
-    organizations: [...new Set(nodes.map((n) => n.organization_id))].map((id) => ref(ctx, 'organization', id, ['GET', 'PATCH'])),
-    nodes: nodes.map((n) => ref(ctx, 'node', n.id, ['GET', 'PATCH', 'DELETE'])),
+    organizations: listLink(ctx, 'organization', `collaboration_id=${collab.id}`),
+    nodes: listLink(ctx, 'node', `collaboration_id=${collab.id}`),
     tasks: listLink(ctx, 'task', `collaboration_id=${collab.id}`),
+    algorithm_stores: listLink(ctx, 'algorithmstore', `collaboration_id=${collab.id}`),
+    studies: listLink(ctx, 'study', `collaboration_id=${collab.id}`),
   };
 }
 

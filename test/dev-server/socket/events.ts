@@ -27,6 +27,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+/** The server's rebroadcast of a node's `algorithm_status_change`: its fields, and the run's job id. */
+function statusChange(state: DevServerState, data: Record<string, unknown>): Record<string, unknown> {
+  const run = state.runs.get(Number(data.run_id));
+  const jobId = run === undefined ? null : (state.tasks.get(run.task_id)?.job_id ?? null);
+  const { status, run_id, task_id, collaboration_id, node_id, organization_id, parent_id } = data;
+  return { status, run_id, task_id, job_id: jobId, collaboration_id, node_id, organization_id, parent_id };
+}
+
 export function attachTaskEvents(httpServer: HttpServer, state: DevServerState, tokens: TokenService): TaskEvents {
   const io = new Server(httpServer, { pingTimeout: 60_000 });
   const nsp = io.of(NAMESPACE);
@@ -56,22 +64,27 @@ export function attachTaskEvents(httpServer: HttpServer, state: DevServerState, 
     ];
     state.setPresence(node.id, { online: true, last_seen: state.now() });
     socket.emit('sync');
+    // As the real server: node-online goes to the rooms before the node joins them (so it does
+    // not hear its own), then it joins, and each room but all_nodes hears the join message.
+    for (const room of rooms) emit(room, 'node-online', { id: node.id, name: node.name, org_id: node.organization_id });
     for (const room of rooms) {
       void socket.join(room);
-      emit(room, 'node-online', { id: node.id, name: node.name, org_id: node.organization_id });
-      if (room !== 'all_nodes') emit(room, 'message', `Node ${node.name} joined room ${room}`);
+      if (room !== 'all_nodes') emit(room, 'message', `Node <${node.name}> joined room <${room}>`);
     }
-    const collaborationRoom = rooms[1] as string;
 
     socket.on('ping', () => state.setPresence(node.id, { online: true, last_seen: state.now() }));
     socket.on('node_info_update', (info: unknown) => state.setPresence(node.id, { info }));
-    socket.on('algorithm_status_change', (data: unknown) => emit(collaborationRoom, 'algorithm_status_change', data));
+    socket.on('algorithm_status_change', (data: unknown) => {
+      if (!isObject(data)) return;
+      emit(`collaboration_${String(data.collaboration_id)}`, 'algorithm_status_change', statusChange(state, data));
+    });
     socket.on('algorithm_log', (data: unknown) => {
       if (!isObject(data) || typeof data.log !== 'string') return;
       const run = state.runs.get(Number(data.run_id));
       if (!run || run.organization_id !== node.organization_id) return;
-      run.log = (run.log ?? '') + (data.log.endsWith('\n') ? data.log : `${data.log}\n`);
-      emit(collaborationRoom, 'algorithm_log', { run_id: run.id, task_id: run.task_id, log: data.log });
+      // The real server's _append_log: a newline between messages, none after the last.
+      run.log = run.log ? `${run.log.endsWith('\n') ? run.log : `${run.log}\n`}${data.log}` : data.log;
+      emit(`collaboration_${String(data.collaboration_id)}`, 'algorithm_log', { run_id: run.id, task_id: run.task_id, log: data.log });
     });
     socket.on('disconnect', () => {
       state.setPresence(node.id, { online: false });
