@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RunInformer } from '../cluster/run-informer.js';
 import type { RunObjects } from '../cluster/run-objects.js';
-import { describe } from '../errors.js';
 import { LabelKey, nodeSelector } from '../kube/names.js';
 import { agentTmpRoot } from '../kube/paths.js';
+import { Periodic } from './periodic.js';
 
 export interface TmpSweeperOptions {
   readonly mountPath: string;
@@ -27,22 +27,20 @@ export interface TmpSweeperOptions {
 const JOB_FOLDER = /^job-(\d+)$/;
 
 export class TmpSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private readonly periodic: Periodic;
   private closed = false;
 
-  constructor(private readonly options: TmpSweeperOptions) {}
+  constructor(private readonly options: TmpSweeperOptions) {
+    this.periodic = new Periodic(() => this.sweep(), {
+      intervalMs: options.graceMs,
+      logger: options.logger,
+      failure: 'sweeping temporary folders failed; trying again later',
+      immediately: true,
+    });
+  }
 
   start(): void {
-    const tick = (): void => {
-      this.sweeping = this.sweep()
-        .catch((error: unknown) => this.options.logger.warn({ err: describe(error) }, 'sweeping temporary folders failed; trying again later'))
-        .finally(() => {
-          this.sweeping = undefined;
-          if (!this.closed) this.timer = setTimeout(tick, this.options.graceMs);
-        });
-    };
-    tick();
+    this.periodic.start();
   }
 
   /** One pass over the temporary folders: removes those of jobs with nothing left in the cluster. */
@@ -70,7 +68,6 @@ export class TmpSweeper {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
-    await this.sweeping;
+    await this.periodic.close();
   }
 }

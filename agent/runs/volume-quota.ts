@@ -7,13 +7,13 @@
 // it writes in one interval.
 import type { Logger } from 'pino';
 import type { RunInformer } from '../cluster/run-informer.js';
-import { describe } from '../errors.js';
 import { LabelKey } from '../kube/names.js';
 import { agentJobTmpFolder, agentRunFolder } from '../kube/paths.js';
 import { RunStatus } from '../protocol/run-status.js';
 import type { RunQueues } from '../../queue/run-queues.js';
 import { isJobFinished } from './capacity.js';
 import { diskUsage, type DiskUsage } from './disk-usage.js';
+import { Periodic } from './periodic.js';
 
 /** More files than this in a run's folders counts as over quota (an inode flood). */
 export const MAX_ENTRIES = 100_000;
@@ -39,22 +39,19 @@ export function overQuota(usage: DiskUsage, maxBytes: number): string | undefine
 }
 
 export class VolumeQuota {
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<void> | undefined;
+  private readonly periodic: Periodic;
   private closed = false;
 
-  constructor(private readonly options: VolumeQuotaOptions) {}
+  constructor(private readonly options: VolumeQuotaOptions) {
+    this.periodic = new Periodic(() => this.check(), {
+      intervalMs: options.intervalMs,
+      logger: options.logger,
+      failure: 'checking run folder usage failed; trying again later',
+    });
+  }
 
   start(): void {
-    const tick = (): void => {
-      this.checking = this.check()
-        .catch((error: unknown) => this.options.logger.warn({ err: describe(error) }, 'checking run folder usage failed; trying again later'))
-        .finally(() => {
-          this.checking = undefined;
-          if (!this.closed) this.timer = setTimeout(tick, this.options.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.options.intervalMs);
+    this.periodic.start();
   }
 
   /** One pass over the live Jobs of this node; each over quota gets its failing report. */
@@ -81,7 +78,6 @@ export class VolumeQuota {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
-    await this.checking;
+    await this.periodic.close();
   }
 }
