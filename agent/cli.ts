@@ -6,15 +6,12 @@
  *   v6-node status --config <file>  the queues and live runs, from Redis and the cluster
  * A bad config exits with code 2 and names every wrong field; a refused API key exits with 1.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { ConfigError, loadConfig, redactedConfig } from './config.js';
 import { AgentError, describe } from './errors.js';
-import { defaultKubeConfig } from './node-agent.js';
-import { serveAgent } from './serve.js';
-import { gatherStatus } from './status/gather.js';
-import { formatStatus } from './status/report.js';
-import { runProxyCommand } from '../proxy/main.js';
 
 const USAGE = `usage: v6-node <command> --config <file>
 
@@ -27,10 +24,44 @@ options:
   -c, --config <file>   the node's YAML config (see agent/v6-node.example.yaml)
       --json            status: print JSON instead of a table
       --node-id <id>    status: the vantage6 node id (default: the one the agent recorded in Redis)
-  -h, --help            show this help`;
+  -h, --help            show this help (after a command: that command's)
+      --version         print the version`;
 
+/** Each command's own help (`v6-node <command> --help`). */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  start: `usage: v6-node start --config <file>
+
+Runs the node agent: logs in to the vantage6 server, queues its runs in Redis and runs each as a
+Kubernetes Job; serves /metrics, /livez and /readyz on metrics.port. Stops on SIGTERM or SIGINT.
+A bad config exits with code 2, naming every wrong field.`,
+  proxy: `usage: v6-node proxy --config <file>
+
+Runs the proxy that algorithm pods call to reach the vantage6 server, on proxy.listen_port, with
+its own /metrics, /livez and /readyz on metrics.proxy_port. Stops on SIGTERM or SIGINT.`,
+  status: `usage: v6-node status --config <file> [--json] [--node-id <id>]
+
+Shows the queues and the live runs (run, task, image, status, age) from Redis and the cluster,
+without calling the server.`,
+};
+
+/** The version in the package.json above this module (source or build). */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'v6-node') return pkg.version ?? 'unknown';
+    } catch {
+      // no package.json here: look further up
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
+
+// Each command loads only the modules it runs (the proxy never loads the agent's Kubernetes client).
 async function start(configPath: string): Promise<void> {
   const { config, warnings } = await loadConfig(configPath, process.env);
+  const { pino } = await import('pino');
+  const { serveAgent } = await import('./serve.js');
   const logger = pino({ level: config.logging.level });
   for (const warning of warnings) logger.warn(warning);
   logger.debug({ config: redactedConfig(config) }, 'configuration');
@@ -56,25 +87,45 @@ async function status(configPath: string, json: boolean, nodeId: string | undefi
     return 2;
   }
   const { config } = await loadConfig(configPath, process.env);
+  const { defaultKubeConfig } = await import('./node-agent.js');
+  const { gatherStatus } = await import('./status/gather.js');
+  const { formatStatus } = await import('./status/report.js');
   const report = await gatherStatus({ config, kubeConfig: defaultKubeConfig(), ...(nodeId === undefined ? {} : { nodeId: Number(nodeId) }) });
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   return 0;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+function parsedArgs(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       config: { type: 'string', short: 'c' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
       json: { type: 'boolean' },
       'node-id': { type: 'string' },
     },
   });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parsedArgs>;
+  try {
+    parsed = parsedArgs(argv);
+  } catch (error) {
+    // parseArgs says what is wrong (an unknown option, a missing value): a usage error, as the others.
+    console.error(`v6-node: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const [command] = positionals;
+  if (values.version) {
+    console.log(`v6-node ${version()}`);
+    return 0;
+  }
   if (values.help || command === undefined) {
-    console.log(USAGE);
+    console.log((command === undefined ? undefined : COMMAND_USAGE[command]) ?? USAGE);
     return values.help ? 0 : 2;
   }
   if (!values.config) {
@@ -86,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
       await start(values.config);
       return 0;
     case 'proxy':
-      await runProxyCommand(values.config);
+      await (await import('../proxy/main.js')).runProxyCommand(values.config);
       return 0;
     case 'status':
       return status(values.config, values.json === true, values['node-id']);

@@ -526,7 +526,15 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv, source = '
 
 /** Read and parse the config file at `path`; see `parseConfig`. */
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv): Promise<{ config: Config; warnings: string[] }> {
-  return parseConfig(await readFile(path, 'utf8'), env, path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory, not a file' : message;
+    throw new ConfigError(path, [`(the file): cannot be read: ${reason}`]);
+  }
+  return parseConfig(text, env, path);
 }
 
 // ---------------------------------------------------------------------------------------------
