@@ -57,6 +57,7 @@ function endpoints(objects: K8sObject[]): Endpoint[] {
     { name: 'other-ns-pod', ip: '10.42.1.5', pod: { namespace: 'default', labels: { app: 'web' } }, ports: [tcp(8080)] },
     { name: 'data-db', ip: '10.42.3.9', pod: { namespace: 'data', labels: { app: 'omop-db' } }, ports: [tcp(5432)] },
     { name: 'dns', ip: '10.42.2.2', pod: { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }, ports: DNS_PORTS },
+    { name: 'node-local-dns', ip: '169.254.20.10', ports: DNS_PORTS },
     { name: 'kube-api', ip: '192.168.1.10', ports: [tcp(443), tcp(6443)] },
     { name: 'v6-server', ip: '203.0.113.10', ports: [tcp(443), tcp(5000)] },
     { name: 'ext-redis', ip: '10.96.50.10', ports: [tcp(6379)] },
@@ -65,8 +66,8 @@ function endpoints(objects: K8sObject[]): Endpoint[] {
   ];
 }
 
-async function matrixOf(scenario: string | undefined) {
-  const objects = await render({ scenario });
+async function matrixOf(scenario: string | undefined, set: string[] = []) {
+  const objects = await render({ scenario, set });
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as V1NetworkPolicy[];
   return reachability(policies, endpoints(objects), NAMESPACES);
 }
@@ -164,6 +165,14 @@ test('reachability with the defaults: as intended, except that the wide default 
     'node -> v6-server': ['443/TCP'],
     'node -> internet': ['443/TCP'],
   });
+});
+
+test('reachability with networkPolicy.dns.cidrs (a resolver that is not a pod): DNS goes there instead of to the kube-dns pods', async (t) => {
+  const matrix = await matrixOf('bundled-redis-values.yaml', ['networkPolicy.dns.cidrs={169.254.20.10/32}']);
+  const expected: Record<string, string[]> = { ...INTENDED, 'node -> node-local-dns': DNS, 'helm-test -> node-local-dns': DNS };
+  delete expected['node -> dns'];
+  delete expected['helm-test -> dns'];
+  t.deepEqual(governed(matrix), expected);
 });
 
 test('without NetworkPolicies nothing is isolated (the evaluator sees the difference)', async (t) => {

@@ -189,12 +189,16 @@ isolation.allow_unenforced come from the environment; absent optional keys are l
 {{- end }}
 
 {{- define "v6-node.dnsPeer" -}}
+{{- if .Values.networkPolicy.dns.cidrs }}
+{{- include "v6-node.ipPeers" .Values.networkPolicy.dns.cidrs }}
+{{- else }}
 - namespaceSelector:
     matchLabels:
       {{- toYaml .Values.networkPolicy.dns.namespaceSelector | nindent 6 }}
   podSelector:
     matchLabels:
       {{- toYaml .Values.networkPolicy.dns.podSelector | nindent 6 }}
+{{- end }}
 {{- end }}
 {{- define "v6-node.dnsPorts" -}}
 - protocol: UDP
