@@ -42,6 +42,13 @@ export interface AgentPodOptions {
   token?: string;
   /** `proxy.url` (HOST). Default `http://127.0.0.1`: nothing answers inside the container. */
   proxyUrl?: string;
+  /** `proxy.port` (PORT). Default the agent's. */
+  proxyPort?: number;
+  /**
+   * The host's network instead of the pod's own (which here has nothing but loopback), to reach
+   * a proxy of the test's on the host's 127.0.0.1. The agent's Job has its pod network.
+   */
+  hostNetwork?: boolean;
   /** `kubernetes.run.resources.limits.memory` (a quantity such as `256Mi`). */
   memoryLimit?: string;
   /** `results.max_output_bytes`. */
@@ -61,7 +68,8 @@ export interface AgentPodResult {
   job: V1Job;
 }
 
-const NODE = { id: 7, organizationId: 3, collaborationId: 2, name: 'algorithm-images-test' };
+/** The node the runs are on. */
+export const NODE = { id: 7, organizationId: 3, collaborationId: 2, name: 'algorithm-images-test' };
 const DATA_CLAIM_PREFIX = 'data-';
 const TASKS_CLAIM = 'tasks';
 
@@ -91,7 +99,7 @@ function agentConfig(options: AgentPodOptions): Config {
         task_volume: { claim_name: TASKS_CLAIM, access_mode: 'ReadWriteMany' },
         ...(options.memoryLimit === undefined ? {} : { run: { resources: { limits: { memory: options.memoryLimit } } } }),
       },
-      proxy: { url: options.proxyUrl ?? 'http://127.0.0.1' },
+      proxy: { url: options.proxyUrl ?? 'http://127.0.0.1', ...(options.proxyPort === undefined ? {} : { port: options.proxyPort }) },
       isolation: { probe: false },
       databases: (options.databases ?? []).map((db) => ({
         label: db.label,
@@ -252,7 +260,7 @@ export async function runAsAgent(options: AgentPodOptions): Promise<AgentPodResu
     claims.set(`${DATA_CLAIM_PREFIX}${db.label}`, dir);
   }
 
-  const ctrOptions = await runOptions(job, secret, await archiveUser(options.archive), { claims, root: options.root });
+  const ctrOptions = { ...(await runOptions(job, secret, await archiveUser(options.archive), { claims, root: options.root })), hostNetwork: options.hostNetwork === true };
   const id = `algorithm-${process.pid}-${++containers}`;
   const outcome = await options.containerd.runImage(options.image, id, ctrOptions).then(
     (stdout) => ({ exitCode: 0, stdout, stderr: '' }),

@@ -9,7 +9,8 @@ import { STATE_ROOT } from '../images/cache.js';
 import { startContainerd, type PrivateContainerd } from '../images/containerd.js';
 import type { BuiltImage } from '../images/static-image.js';
 import { ALGORITHMS, algorithmImage, algorithmImageName, algorithmImages, type AlgorithmName } from './algorithm-images.js';
-import { runAsAgent, type AgentPodOptions } from './agent-pod.js';
+import { containerToken, NODE, runAsAgent, type AgentPodOptions } from './agent-pod.js';
+import { startFakeProxy } from './fake-proxy.js';
 
 const REPOSITORY = 'example.test/v6-algorithms';
 let images: Record<AlgorithmName, BuiltImage>;
@@ -106,4 +107,33 @@ test('central_average imports and fails with a clear error when the proxy is unr
   t.is(result.exitCode, 1, log);
   t.regex(log, /Connection error/);
   t.regex(log, /ProxyUnreachableError: the vantage6 proxy at http:\/\/127\.0\.0\.1:7654 did not answer after 2 connection attempts/);
+});
+
+test('central_average creates partial_average on the organizations through the proxy and combines their sums and counts', async (t) => {
+  const partials = new Map([
+    [3, { sum: 225.75, count: 5 }],
+    [4, { sum: 100.25, count: 3 }],
+  ]);
+  const proxy = await startFakeProxy({ collaborationId: NODE.collaborationId, results: partials, taskId: 99 });
+  t.teardown(() => proxy.close());
+  const token = containerToken({ taskId: 98, image: images.average.name, databases: [{ label: 'default' }] });
+  const result = await runAlgorithm('average', {
+    input: { method: 'central_average', kwargs: { column: 'age' } },
+    token,
+    proxyPort: proxy.port,
+    hostNetwork: true,
+  });
+  t.is(result.exitCode, 0, result.stdout + result.stderr);
+  t.deepEqual(JSON.parse((await result.readOutput()).toString('utf8')), { average: 326 / 8, sum: 326, count: 8, organizations: 2 });
+
+  t.true(proxy.requests.every((r) => r.authorization === `Bearer ${token}`));
+  const created = proxy.requests.filter((r) => r.method === 'POST' && r.url === '/task');
+  t.is(created.length, 1);
+  const body = created[0]!.body as { image: string; collaboration_id: number; databases: unknown; organizations: { id: number; input: string }[] };
+  t.like(body, { image: images.average.name, collaboration_id: NODE.collaborationId, databases: [{ label: 'default' }] });
+  t.deepEqual(body.organizations.map((org) => org.id), [3, 4]);
+  for (const org of body.organizations) {
+    t.deepEqual(JSON.parse(Buffer.from(org.input, 'base64').toString('utf8')), { method: 'partial_average', kwargs: { column: 'age' } });
+  }
+  t.true(proxy.requests.some((r) => r.url.startsWith('/result?') && r.url.includes('task_id=99')));
 });

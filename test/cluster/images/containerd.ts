@@ -27,6 +27,8 @@ export interface RunImageOptions {
   seccomp?: boolean;
   /** The container's memory limit in bytes (its cgroup's): the kernel kills it beyond that. */
   memoryLimit?: number;
+  /** The host's network namespace (to reach a server of the test's on 127.0.0.1); default none but loopback. */
+  hostNetwork?: boolean;
 }
 
 /** Every Linux capability (0–40, kernel 5.9+): ctr 1.6's `--cap-drop` knows no `ALL`. */
@@ -48,6 +50,7 @@ export function runImageFlags(options: RunImageOptions): string[] {
     ...(options.capDrop ?? []).flatMap((cap) => (cap === 'ALL' ? ALL_CAPABILITIES : [cap.startsWith('CAP_') ? cap : `CAP_${cap}`])).flatMap((cap) => ['--cap-drop', cap]),
     ...(options.seccomp ? ['--seccomp'] : []),
     ...(options.memoryLimit === undefined ? [] : ['--memory-limit', String(options.memoryLimit)]),
+    ...(options.hostNetwork ? ['--net-host'] : []),
   ];
 }
 
