@@ -9,12 +9,60 @@ import { ensureDebianPackages } from './apt.js';
 import { STATE_ROOT } from './cache.js';
 import { run } from './run.js';
 
+/** How `runImage` runs a container, beyond the image's own configuration. */
+export interface RunImageOptions {
+  /** Replaces the image's command. */
+  args?: readonly string[];
+  /** `uid[:gid]` (`ctr run --user`: containerd 1.7 and later; bookworm's 1.6 has no such flag, the image's USER applies). */
+  user?: string;
+  /** `NAME=value`, added to the image's environment. */
+  env?: readonly string[];
+  /** Bind mounts of host paths. */
+  mounts?: readonly { source: string; destination: string; readOnly?: boolean }[];
+  /** The root filesystem read-only. */
+  readOnlyRootfs?: boolean;
+  /** Capabilities to drop: names with or without `CAP_` (as Kubernetes writes them), or `ALL`. */
+  capDrop?: readonly string[];
+  /** The runtime's default seccomp profile. */
+  seccomp?: boolean;
+  /** The container's memory limit in bytes (its cgroup's): the kernel kills it beyond that. */
+  memoryLimit?: number;
+  /** The host's network namespace (to reach a server of the test's on 127.0.0.1); default none but loopback. */
+  hostNetwork?: boolean;
+}
+
+/** Every Linux capability (0–40, kernel 5.9+): ctr 1.6's `--cap-drop` knows no `ALL`. */
+const ALL_CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+].map((name) => `CAP_${name}`);
+
+/** `ctr run` flags for the options; without any, the image runs as it says. */
+export function runImageFlags(options: RunImageOptions): string[] {
+  return [
+    ...(options.user === undefined ? [] : ['--user', options.user]),
+    ...(options.env ?? []).flatMap((pair) => ['--env', pair]),
+    ...(options.mounts ?? []).flatMap((m) => ['--mount', `type=bind,src=${m.source},dst=${m.destination},options=rbind:${m.readOnly ? 'ro' : 'rw'}`]),
+    ...(options.readOnlyRootfs ? ['--read-only'] : []),
+    ...(options.capDrop ?? []).flatMap((cap) => (cap === 'ALL' ? ALL_CAPABILITIES : [cap.startsWith('CAP_') ? cap : `CAP_${cap}`])).flatMap((cap) => ['--cap-drop', cap]),
+    ...(options.seccomp ? ['--seccomp'] : []),
+    ...(options.memoryLimit === undefined ? [] : ['--memory-limit', String(options.memoryLimit)]),
+    ...(options.hostNetwork ? ['--net-host'] : []),
+  ];
+}
+
 export interface PrivateContainerd {
   socket: string;
   /** `ctr --address <socket> -n <namespace> args…`, resolving with stdout. */
   ctr(args: readonly string[]): Promise<string>;
-  /** `ctr run --rm` of an imported image, with runc's state kept in this instance's folder; its stdout. */
-  runImage(image: string, id: string, options?: { args?: readonly string[]; user?: string }): Promise<string>;
+  /**
+   * `ctr run --rm` of an imported image, with runc's state kept in this instance's folder; its
+   * stdout. A non-zero exit rejects with a CommandError holding the exit code and both streams.
+   */
+  runImage(image: string, id: string, options?: RunImageOptions): Promise<string>;
   /** Stops containerd and removes its root and state. Idempotent. */
   close(): Promise<void>;
 }
@@ -52,8 +100,8 @@ export async function startContainerd(name = `test-${process.pid}`): Promise<Pri
   const log: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
   const ctr = (args: readonly string[]) => run('ctr', ['--address', socket, '-n', CTR_NAMESPACE, ...args]);
-  const runImage = (image: string, id: string, options: { args?: readonly string[]; user?: string } = {}) =>
-    ctr(['run', '--rm', '--runc-root', join(base, 'runc'), ...(options.user === undefined ? [] : ['--user', options.user]), image, id, ...(options.args ?? [])]);
+  const runImage = (image: string, id: string, options: RunImageOptions = {}) =>
+    ctr(['run', '--rm', '--runc-root', join(base, 'runc'), ...runImageFlags(options), image, id, ...(options.args ?? [])]);
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {

@@ -15,6 +15,8 @@ export class CommandError extends Error {
     readonly command: string,
     readonly exitCode: number | null,
     readonly stderr: string,
+    /** The tool's stdout, for a container whose log is split over both streams. */
+    readonly stdout = '',
   ) {
     super(`${command} exited ${exitCode}${stderr.trim() === '' ? '' : `:\n${stderr.trim().split('\n').slice(-20).join('\n')}`}`);
   }
@@ -34,7 +36,7 @@ export function run(file: string, args: readonly string[], options: RunOptions =
     child.on('close', (code) => {
       const stdout = Buffer.concat(out).toString('utf8');
       if (code === 0) resolve(stdout);
-      else reject(new CommandError([file, ...args].join(' '), code, Buffer.concat(err).toString('utf8') || stdout));
+      else reject(new CommandError([file, ...args].join(' '), code, Buffer.concat(err).toString('utf8') || stdout, stdout));
     });
     child.stdin?.end(options.input);
   });
