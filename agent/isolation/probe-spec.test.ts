@@ -95,7 +95,7 @@ test('launches: only enforced (or not probed) unless unenforced isolation is all
 });
 
 /** Runs the probe script as the pod would, against local ports; resolves its exit code. */
-function runScript(forbiddenPort: number, proxyPort: number): Promise<number | null> {
+function runScript(forbiddenPort: number, proxyPort: number, proxyWaitMs = 500): Promise<number | null> {
   const child = spawn(process.execPath, ['-e', PROBE_SCRIPT], {
     env: {
       V6_PROBE_FORBIDDEN_HOST: '127.0.0.1',
@@ -103,6 +103,7 @@ function runScript(forbiddenPort: number, proxyPort: number): Promise<number | n
       V6_PROBE_PROXY_HOST: '127.0.0.1',
       V6_PROBE_PROXY_PORT: String(proxyPort),
       V6_PROBE_TIMEOUT_MS: '500',
+      V6_PROBE_PROXY_WAIT_MS: String(proxyWaitMs),
     },
     stdio: 'ignore',
   });
@@ -123,5 +124,25 @@ test('the probe script: 0 isolated, 10 forbidden reachable, 11 proxy unreachable
     t.is(await runScript(closedPort, closedPort), 11);
   } finally {
     open.close();
+  }
+});
+
+test('the probe keeps trying a proxy that starts late for the proxy wait, beyond the connect timeout', async (t) => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const forbiddenPort = (closed.address() as { port: number }).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const late = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => late.listen(0, '127.0.0.1', resolve));
+  const proxyPort = (late.address() as { port: number }).port;
+  await new Promise<void>((resolve) => late.close(() => resolve()));
+  // The proxy comes up 1.5 s after the probe starts: three connect timeouts later.
+  const opening = setTimeout(() => late.listen(proxyPort, '127.0.0.1'), 1500);
+  try {
+    t.is(await runScript(forbiddenPort, proxyPort, 500), 11, 'with no wait beyond the timeout it gives up');
+    t.is(await runScript(forbiddenPort, proxyPort, 10_000), 0);
+  } finally {
+    clearTimeout(opening);
+    late.close();
   }
 });

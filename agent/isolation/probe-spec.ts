@@ -55,15 +55,26 @@ export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubern
 }
 
 /**
+ * How long the probe keeps trying the proxy before it says `proxy-unreachable`. Longer than
+ * `isolation.timeout_seconds` (each connect's limit): right after an install the proxy sidecar
+ * may still be starting, and the network plugin programs a new pod's allow rules some time after
+ * the pod starts (its default deny holds at once). On the real test cluster, four nodes installed
+ * at once on two cores, a 10 s budget ran out and held the first task back for a whole
+ * `retry_seconds`. It costs nothing when the proxy answers at once: the probe stops trying then.
+ */
+export const PROXY_WAIT_SECONDS = 60;
+
+/**
  * The probe, for `node -e` (CommonJS, node:net only). It first tries the proxy until it answers
- * or the timeout passes (the proxy sidecar may still be starting, a new pod's network may take
- * a moment), then the forbidden destination once. Exit 10: the forbidden destination accepted
+ * or `V6_PROBE_PROXY_WAIT_MS` passes (each attempt at most the timeout), then the forbidden
+ * destination once. Exit 10: the forbidden destination accepted
  * the connection; 11: the proxy never did; 0: isolated. One JSON line on stdout says what it saw.
  */
 export const PROBE_SCRIPT = `
 const net = require('node:net');
 const env = process.env;
 const timeoutMs = Number(env.V6_PROBE_TIMEOUT_MS);
+const proxyWaitMs = Math.max(timeoutMs, Number(env.V6_PROBE_PROXY_WAIT_MS || 0));
 function connect(host, port, ms) {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port: Number(port) });
@@ -74,10 +85,10 @@ function connect(host, port, ms) {
   });
 }
 (async () => {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + proxyWaitMs;
   let proxy = 'timeout';
   while (Date.now() < deadline) {
-    proxy = await connect(env.V6_PROBE_PROXY_HOST, env.V6_PROBE_PROXY_PORT, Math.max(1, deadline - Date.now()));
+    proxy = await connect(env.V6_PROBE_PROXY_HOST, env.V6_PROBE_PROXY_PORT, Math.max(1, Math.min(timeoutMs, deadline - Date.now())));
     if (proxy === 'connected') break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -143,6 +154,7 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
                 { name: 'V6_PROBE_PROXY_HOST', value: targets.proxy.host },
                 { name: 'V6_PROBE_PROXY_PORT', value: String(targets.proxy.port) },
                 { name: 'V6_PROBE_TIMEOUT_MS', value: String(timeoutSeconds * 1000) },
+                { name: 'V6_PROBE_PROXY_WAIT_MS', value: String(PROXY_WAIT_SECONDS * 1000) },
               ],
               resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
               terminationMessagePolicy: 'FallbackToLogsOnError',

@@ -21,7 +21,8 @@ export interface RealServer extends V6Server {
   log(): Promise<string>;
 }
 
-const HOST = '127.0.0.1';
+/** Loopback unless a test needs the server where pods reach it (the cluster's bridge address). */
+const DEFAULT_HOST = '127.0.0.1';
 const API_PATH = '/api';
 const STARTUP_TIMEOUT_MS = 120_000;
 /** What a test hook should allow for startRealServer on a new machine: the virtualenv's first build, then the start. */
@@ -29,16 +30,16 @@ export const COLD_START_MS = 6 * 60_000;
 const serve = fileURLToPath(new URL('serve.py', import.meta.url));
 
 /** The configuration file of a vantage6 4.x server, with the keys `v6 server new` writes. */
-function serverConfig(dir: string, port: number): string {
+function serverConfig(dir: string, host: string, port: number): string {
   return stringify({
     description: 'v6-node test server',
-    ip: HOST,
+    ip: host,
     port,
     api_path: API_PATH,
     uri: `sqlite:///${join(dir, 'server.sqlite')}`,
     allow_drop_all: false,
     jwt_secret_key: 'v6-node-test-jwt-secret',
-    server_url: `http://${HOST}:${port}${API_PATH}`,
+    server_url: `http://${host}:${port}${API_PATH}`,
     directories: { log: dir, data: dir },
     logging: {
       level: 'INFO',
@@ -87,16 +88,17 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts the pinned vantage6 server on a free loopback port with a fresh sqlite database and the fixtures. */
-export async function startRealServer(): Promise<RealServer> {
+/** Starts the pinned vantage6 server on a free port of `host` (loopback) with a fresh sqlite database and the fixtures. */
+export async function startRealServer(options: { host?: string } = {}): Promise<RealServer> {
+  const host = options.host ?? DEFAULT_HOST;
   const python = await ensureServerVenv();
   const dir = await mkdtemp(join(tmpdir(), 'v6-real-server-'));
   const port = await freePort();
   const configFile = join(dir, 'server.yaml');
-  await writeFile(configFile, serverConfig(dir, port));
+  await writeFile(configFile, serverConfig(dir, host, port));
   const consoleFile = join(dir, 'console.log');
   const output = createWriteStream(consoleFile);
-  const child = spawn(python, [serve, configFile, HOST, String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(python, [serve, configFile, host, String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(output);
   child.stderr!.pipe(output);
   // A test process that ends without close() (a failed hook, ava's timeout) takes the server along.
@@ -104,7 +106,7 @@ export async function startRealServer(): Promise<RealServer> {
   process.once('exit', killOnExit);
   child.once('exit', () => process.off('exit', killOnExit));
   const log = () => readFile(consoleFile, 'utf8').catch(() => '');
-  const url = `http://${HOST}:${port}`;
+  const url = `http://${host}:${port}`;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {

@@ -66,6 +66,8 @@ export const NODE_IP = first.ip;
 export const POD_CIDR = first.podCidr;
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/16';
+/** Stands for the internet in the node suite (TEST-NET-2, RFC 5737: routed nowhere outside the host). */
+export const INTERNET_CIDR = '198.51.100.0/24';
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 /** CoreDNS listens on the node's bridge address; pods get it as their nameserver. */
 export const DNS_IP = NODE_IP;

@@ -4,7 +4,7 @@
 // or anything else sends to a pod. Down removes all of it, plus every iptables rule and ipset that
 // the kubelet, kube-proxy and kube-router made (theirs all carry the KUBE- / kube-router prefix).
 import { readFile, writeFile } from 'node:fs/promises';
-import { BRIDGE, CLUSTER_CIDR, NODE2_LINK, NODE_IP, type NodeSpec, POD_CIDR, SERVICE_CIDR, paths } from './config.js';
+import { BRIDGE, CLUSTER_CIDR, INTERNET_CIDR, NODE2_LINK, NODE_IP, type NodeSpec, POD_CIDR, SERVICE_CIDR, paths } from './config.js';
 import { run, tryRun } from './exec.js';
 
 const GUARD_CHAIN = 'V6CLUSTER-GUARD';
@@ -43,12 +43,27 @@ async function ensureRoute(route: string[]): Promise<void> {
   await run('ip', ['route', 'replace', ...route]);
 }
 
+/**
+ * Forwarded traffic stays within the cluster: pods and nodes reach each other and the stand-in for
+ * the internet (TEST-NET-2, never routed outside: the node suite's listener), nothing else.
+ */
+const GUARD_RULES: string[][] = [
+  ['-s', CLUSTER_CIDR, '-d', CLUSTER_CIDR, '-j', 'RETURN'],
+  ['-s', CLUSTER_CIDR, '-d', INTERNET_CIDR, '-j', 'RETURN'],
+  ['-s', INTERNET_CIDR, '-d', CLUSTER_CIDR, '-j', 'RETURN'],
+  ['-s', CLUSTER_CIDR, '-j', 'DROP'],
+  ['-d', CLUSTER_CIDR, '-j', 'DROP'],
+];
+
 async function ensureGuard(): Promise<void> {
   if ((await tryRun('iptables', ['-t', 'mangle', '-S', GUARD_CHAIN])) === undefined) {
     await run('iptables', ['-t', 'mangle', '-N', GUARD_CHAIN]);
-    await run('iptables', ['-t', 'mangle', '-A', GUARD_CHAIN, '-s', CLUSTER_CIDR, '-d', CLUSTER_CIDR, '-j', 'RETURN']);
-    await run('iptables', ['-t', 'mangle', '-A', GUARD_CHAIN, '-s', CLUSTER_CIDR, '-j', 'DROP']);
-    await run('iptables', ['-t', 'mangle', '-A', GUARD_CHAIN, '-d', CLUSTER_CIDR, '-j', 'DROP']);
+  }
+  const current = await run('iptables', ['-t', 'mangle', '-S', GUARD_CHAIN]);
+  const wanted = GUARD_RULES.map((rule) => `-A ${GUARD_CHAIN} ${rule.join(' ')}`);
+  if (current.split('\n').filter((l) => l.startsWith('-A ')).join('\n') !== wanted.join('\n')) {
+    await run('iptables', ['-t', 'mangle', '-F', GUARD_CHAIN]);
+    for (const rule of GUARD_RULES) await run('iptables', ['-t', 'mangle', '-A', GUARD_CHAIN, ...rule]);
   }
   if ((await tryRun('iptables', ['-t', 'mangle', '-C', 'FORWARD', '-j', GUARD_CHAIN])) === undefined) {
     await run('iptables', ['-t', 'mangle', '-I', 'FORWARD', '1', '-j', GUARD_CHAIN]);

@@ -1,0 +1,233 @@
+// The whole node on the real cluster (README "Installing on Kubernetes", done as an admin does it).
+import test, { type ExecutionContext } from 'ava';
+import type { RunJson, TaskJson } from '../../dev-server/user-client.js';
+import { waitFor } from '../../agent/run-helpers.js';
+import { COLD_START_MS } from '../../v6-server/server.js';
+import { API_PORT, KUBERNETES_SERVICE_IP, NODE_IP, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER } from '../lib/config.js';
+import { apply, getJson, kubectl, testNamespace, waitForPodPhase } from '../smoke/kube.js';
+import { algorithmLikePod, computeFor, measureFrom, podEndpoint, startInternet, targetKey } from './reachability.js';
+import { podOf } from './site.js';
+import type { Endpoint } from '../../helm/network-policy.js';
+import { ALGORITHM_TOOLS_VERSION, algorithmImage, type AlgorithmName } from '../algorithms/algorithm-images.js';
+import { AGES, startNodeWorld, type NodeWorld } from './world.js';
+
+let world: NodeWorld;
+/** The sites' results.maxOutputBytes: small, so the oversized image need not write 50 MiB. */
+const OUTPUT_LIMIT = 1024 * 1024;
+/** The memory limit the sites give the oom image (kubernetes.image_overrides). */
+const OOM_LIMIT = '192Mi';
+
+test.before(async (t) => {
+  t.timeout(COLD_START_MS + 10 * 60_000, 'the node world did not start');
+  const built = (name: AlgorithmName) => algorithmImage(name, `${REGISTRY}/algorithms/${name}:${ALGORITHM_TOOLS_VERSION}`, false);
+  world = await startNodeWorld({
+    // `refused` is the crash image under a name the sites' policies do not list.
+    algorithms: { average: built('average'), crash: built('crash'), oom: built('oom'), oversized: built('oversized'), refused: built('crash') },
+    values: (images) => ({
+      results: { maxOutputBytes: OUTPUT_LIMIT },
+      algorithms: { imageOverrides: [{ image: images.algorithms.oom, resources: { requests: { memory: '64Mi' }, limits: { memory: OOM_LIMIT } } }] },
+    }),
+  });
+});
+test.after.always(async () => {
+  await world?.close();
+});
+
+test.serial('every site\'s node logs in and is online at the server', async (t) => {
+  for (const node of world.server.fixtures.nodes) {
+    const seen = await waitFor(`node ${node.id} online`, async () => {
+      const answer = await world.researcher.request<{ status: string }>('GET', `node/${node.id}`);
+      return answer.status === 'online' ? answer : undefined;
+    }, 60_000);
+    t.is(seen.status, 'online');
+  }
+});
+
+test.serial('helm test passes for every site', async (t) => {
+  for (const site of world.sites.values()) {
+    const out = await site.helm(['test', site.release, '-n', site.namespace]);
+    t.regex(out, /Phase:\s+Succeeded/, `${site.namespace}: ${out}`);
+  }
+});
+
+test.serial('reachability from a pod labelled as an algorithm, measured with real connections, is what the policies compute', async (t) => {
+  const alpha = world.siteOf(world.alpha, false);
+  const beta = world.siteOf(world.beta, false);
+  const internet = await startInternet(process.execPath);
+  t.teardown(() => internet.close());
+  const labels = { 'vantage6.ai/role': 'algorithm', 'app.kubernetes.io/managed-by': 'v6-node' };
+  const image = `${world.images.node.repository}:${world.images.node.tag}`;
+  await apply(alpha.namespace, algorithmLikePod('reach', image, labels));
+  t.teardown(() => kubectl(['delete', 'pod', 'reach', '-n', alpha.namespace, '--wait=false']).then(() => undefined));
+  await waitForPodPhase(alpha.namespace, 'reach', 'Running', 120_000);
+
+  const clusterIp = async (namespace: string, service: string) =>
+    (await getJson<{ spec: { clusterIP: string } }>(namespace, 'service', service)).spec.clusterIP;
+  const endpoints: Endpoint[] = [
+    await podEndpoint('algorithm', alpha.namespace, 'reach'),
+    await podEndpoint('node', alpha.namespace, await alpha.nodePod()),
+    await podEndpoint('redis', alpha.namespace, await podOf(alpha.namespace, alpha.release, 'redis')),
+    await podEndpoint('other organization\'s node', beta.namespace, await beta.nodePod()),
+    await podEndpoint('other organization\'s redis', beta.namespace, await podOf(beta.namespace, beta.release, 'redis')),
+    { name: 'host', ip: NODE_IP, ports: [] },
+    { name: 'internet', ip: internet.ip, ports: [] },
+  ];
+  const ip = (name: string) => endpoints.find((e) => e.name === name)!.ip;
+  const fullname = `${alpha.release}-v6-node`;
+  const tcp = (what: string, endpoint: string, host: string, port: number, policyPort?: number) => ({ what, endpoint, host, port, protocol: 'TCP' as const, ...(policyPort ? { policyPort } : {}) });
+  const targets = [
+    tcp('proxy (Service)', 'node', await clusterIp(alpha.namespace, fullname), 7654),
+    tcp('proxy (pod)', 'node', ip('node'), 7654),
+    tcp('agent metrics', 'node', ip('node'), 9464),
+    tcp('proxy metrics', 'node', ip('node'), 9465),
+    tcp('Redis (Service)', 'redis', await clusterIp(alpha.namespace, `${fullname}-redis`), 6379),
+    tcp('Redis (pod)', 'redis', ip('redis'), 6379),
+    tcp('vantage6 server', 'host', NODE_IP, world.server.port),
+    tcp('Kubernetes API (Service)', 'host', KUBERNETES_SERVICE_IP, 443, API_PORT),
+    tcp('Kubernetes API (endpoint)', 'host', NODE_IP, API_PORT),
+    tcp('kubelet', 'host', NODE_IP, 10250),
+    tcp('registry', 'host', NODE_IP, 5000),
+    { what: 'DNS (UDP)', endpoint: 'host', host: NODE_IP, port: 53, protocol: 'UDP' as const },
+    tcp('DNS (TCP)', 'host', NODE_IP, 53),
+    tcp('other organization\'s proxy', 'other organization\'s node', ip('other organization\'s node'), 7654),
+    tcp('other organization\'s Redis', 'other organization\'s redis', ip('other organization\'s redis'), 6379),
+    tcp('internet', 'internet', internet.ip, internet.port),
+  ];
+  // The control: the same pod in a namespace without policies, where only the sites' own ingress
+  // rules apply. What it reaches shows that every "no" above is a policy's doing, not a dead target.
+  const control = await testNamespace(t, 'control');
+  await kubectl(['-n', control, 'create', 'secret', 'docker-registry', 'registry', `--docker-server=${REGISTRY}`, `--docker-username=${REGISTRY_USER}`, `--docker-password=${REGISTRY_PASSWORD}`]);
+  await apply(control, algorithmLikePod('reach', image, labels));
+  await waitForPodPhase(control, 'reach', 'Running', 120_000);
+  endpoints.push(await podEndpoint('control', control, 'reach'));
+
+  const table: string[] = [];
+  const found: Record<string, string[]> = {};
+  for (const [source, namespace] of [['algorithm', alpha.namespace], ['control', control]] as const) {
+    const measured = await measureFrom(namespace, 'reach', targets);
+    const computed = await computeFor(source, endpoints, targets);
+    table.push(`from ${source}:`, ...targets.map((x) => `  ${`${x.what} ${targetKey(x)}`.padEnd(52)} measured ${measured[targetKey(x)] ? 'yes' : 'no '}  computed ${computed[targetKey(x)] ? 'yes' : 'no'}`));
+    t.deepEqual(measured, computed, `from ${source}`);
+    found[source] = targets.filter((x) => measured[targetKey(x)]).map((x) => x.what);
+  }
+  t.log(`\n${table.join('\n')}`);
+  // What the README promises: an algorithm reaches the proxy and nothing else…
+  t.deepEqual(found.algorithm, ['proxy (Service)', 'proxy (pod)']);
+  // …while a pod no policy holds reaches everything outside the sites' pods.
+  t.deepEqual(found.control, ['vantage6 server', 'Kubernetes API (Service)', 'Kubernetes API (endpoint)', 'kubelet', 'registry', 'DNS (UDP)', 'DNS (TCP)', 'internet']);
+});
+
+/** A sample's value in the text exposition format, or undefined when the series is absent. */
+function sample(metrics: string, series: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test.serial('every agent found isolation enforced by its probe, and says so to the server', async (t) => {
+  for (const [nodeId, site] of world.sites) {
+    let metrics = '';
+    await waitFor(`node ${nodeId}'s isolation verdict`, async () => {
+      metrics = await site.agentMetrics();
+      return sample(metrics, 'v6_node_isolation_state{state="pending"}') === 0;
+    }, 120_000);
+    t.is(sample(metrics, 'v6_node_isolation_state{state="enforced"}'), 1, `${site.namespace}:\n${metrics.split('\n').filter((l) => l.includes('isolation')).join('\n')}`);
+    const node = await world.researcher.request<{ config: { key: string; value: string }[] }>('GET', `node/${nodeId}`);
+    t.deepEqual(node.config.filter((c) => c.key === 'network_isolation').map((c) => c.value), ['enforced'], site.namespace);
+  }
+});
+
+/** The README's claim: exactly these rules, beyond what every authenticated user may do. */
+const ROLE_CLAIMED = ['jobs.batch [create get list watch delete]', 'pods/log [get]', 'pods [list watch]', 'secrets [create]'];
+
+test.serial("least privilege: each agent's ServiceAccount may do exactly what the README says, and the agents met no 403", async (t) => {
+  for (const site of world.sites.values()) {
+    const account = `system:serviceaccount:${site.namespace}:${site.release}-v6-node`;
+    const list = await kubectl(['auth', 'can-i', '--list', `--as=${account}`, '-n', site.namespace]);
+    const rules = list
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s{2,}/))
+      .filter(([resource]) => resource !== undefined && resource !== '' && !resource.startsWith('[') && !resource.startsWith('selfsubject'))
+      .map(([resource, , , verbs]) => `${resource} ${(verbs ?? '').replace(/^\[|\]$/g, '').split(' ').sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)).join(' ').replace(/^/, '[')}]`)
+      .sort();
+    t.deepEqual(rules, [...ROLE_CLAIMED].sort(), site.namespace);
+    // The agent counts every API error by verb and code; a 403 would be there (and in its log).
+    const metrics = await site.agentMetrics();
+    t.true(metrics.includes('v6_node_kubernetes_api_errors_total'), `${site.namespace}: the agent's metrics have no API error counter`);
+    t.deepEqual(metrics.split('\n').filter((l) => l.startsWith('v6_node_kubernetes_api_errors_total{') && l.includes('code="403"')), [], site.namespace);
+    t.deepEqual((await site.agentLog()).split('\n').filter((l) => /\b403\b|Forbidden/.test(l)), [], site.namespace);
+  }
+});
+const ORDER = ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete', 'deletecollection'];
+
+interface Page<T> {
+  data: T[];
+}
+
+function assertFinished(t: ExecutionContext, runs: RunJson[], status: string) {
+  for (const run of runs) {
+    t.is(run.status, status, `run ${run.id}: ${run.log ?? ''}`);
+    t.not(run.finished_at, null, `run ${run.id}`);
+  }
+}
+
+for (const encrypted of [false, true]) {
+  test.serial(`a federated task with subtasks through the proxies of both organizations (${encrypted ? 'encrypted' : 'plain'})`, async (t) => {
+    const task = await world.createTask({
+      encrypted,
+      organizations: [world.alpha],
+      value: { method: 'central_average', kwargs: { column: 'age' } },
+      image: world.images.algorithms.average!,
+      name: `federated ${encrypted ? 'encrypted' : 'plain'}`,
+    });
+    assertFinished(t, await world.researcher.waitForTask(task.id, { timeoutMs: 5 * 60_000, intervalMs: 1000 }), 'completed');
+    // Computed here from the data the sites were given, not by the algorithm's code.
+    const ages = AGES.flat();
+    const sum = ages.reduce((a, b) => a + b, 0);
+    t.like(await world.resultOf(task.id, encrypted), { sum, count: ages.length, average: sum / ages.length });
+
+    const subtasks = (await world.researcher.request<Page<TaskJson>>('GET', `task?parent_id=${task.id}`)).data;
+    t.is(subtasks.length, 1);
+    const subruns = await world.researcher.getRuns(subtasks[0]!.id);
+    assertFinished(t, subruns, 'completed');
+    t.deepEqual(subruns.map((r) => r.organization.id).sort(), [world.alpha, world.beta].sort());
+  });
+}
+
+test.serial('runs that cannot succeed end with the status vantage6 gives them, and a log that says why', async (t) => {
+  const { algorithms } = world.images;
+  const cases = [
+    { name: 'crash', image: algorithms.crash!, value: { method: 'crash', kwargs: { message: 'deliberately' } }, status: 'crashed', log: /Error encountered while calling crash/ },
+    { name: 'oom', image: algorithms.oom!, value: { method: 'oom', kwargs: { step_mib: 16 } }, status: 'crashed', log: /OOMKilled/ },
+    { name: 'oversized', image: algorithms.oversized!, value: { method: 'oversized', kwargs: { size_bytes: OUTPUT_LIMIT + 1 } }, status: 'failed', log: /The result was not sent/ },
+    { name: 'refused', image: algorithms.refused!, value: { method: 'crash', kwargs: {} }, status: 'not allowed', log: /not allowed|allowed_algorithms/i },
+    { name: 'missing', image: algorithms.missing!, value: { method: 'crash', kwargs: {} }, status: 'non-existing Docker image', log: /missing/ },
+  ];
+  const started = Date.now();
+  const tasks = await Promise.all(cases.map((c) => world.createTask({ encrypted: false, organizations: [world.alpha], value: c.value, image: c.image, name: c.name })));
+  for (const [index, c] of cases.entries()) {
+    const runs = await world.researcher.waitForTask(tasks[index]!.id, { timeoutMs: 5 * 60_000, intervalMs: 1000 });
+    t.log(`${c.name}: ${runs[0]!.status} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assertFinished(t, runs, c.status);
+    t.regex(runs[0]!.log ?? '', c.log, c.name);
+  }
+});
+
+test.serial("kill of a running task: killed by user at the server, and the run's Job, pod and Secret are gone", async (t) => {
+  const site = world.siteOf(world.alpha, false);
+  const task = await world.createTask({
+    encrypted: false,
+    organizations: [world.alpha],
+    value: { method: 'oom', kwargs: { step_mib: 1, step_seconds: 1, stop_after_mib: 3600 } },
+    image: world.images.algorithms.oom!,
+    name: 'kill',
+  });
+  await waitFor('the run active', async () => (await world.researcher.getRuns(task.id))[0]?.status === 'active', 180_000);
+  const [run] = await world.researcher.getRuns(task.id);
+  const selector = `vantage6.ai/run-id=${run!.id}`;
+  t.not((await kubectl(['get', 'jobs,pods,secrets', '-n', site.namespace, '-l', selector, '-o', 'name'])).trim(), '');
+  await world.researcher.kill(task.id);
+  assertFinished(t, await world.researcher.waitForTask(task.id, { timeoutMs: 60_000, intervalMs: 500 }), 'killed by user');
+  await waitFor('the run\'s objects gone', async () => (await kubectl(['get', 'jobs,pods,secrets', '-n', site.namespace, '-l', selector, '-o', 'name'])).trim() === '', 60_000);
+  t.pass();
+});
