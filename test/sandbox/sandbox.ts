@@ -121,7 +121,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         metricsPort: 0,
         metricsHost: '127.0.0.1',
       });
-      closers.unshift(() => agent.close());
+      closers.unshift(async () => void (await agent.close()));
       metrics.set(nodeId, { agent: agent.health.url, proxy: proxy.metricsUrl });
     }
 
