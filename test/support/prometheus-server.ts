@@ -26,6 +26,18 @@ export interface PromTarget {
   readonly lastError: string;
 }
 
+/** A rule group as /api/v1/rules reports it; `health` is 'unknown' until a rule was first evaluated. */
+export interface PromRuleGroup {
+  readonly name: string;
+  readonly rules: ReadonlyArray<{
+    readonly name: string;
+    readonly type: 'alerting' | 'recording';
+    readonly health: 'ok' | 'err' | 'unknown';
+    readonly lastError?: string;
+    readonly alerts?: ReadonlyArray<{ readonly labels: Readonly<Record<string, string>>; readonly state: 'pending' | 'firing' }>;
+  }>;
+}
+
 export interface PrometheusOptions {
   /** `scrape_configs` entries (job_name, static_configs, ...); Prometheus's own job is added unless `scrapeItself` is false. */
   readonly scrapeConfigs: readonly Record<string, unknown>[];
@@ -45,8 +57,8 @@ export interface Prometheus {
   targets(): Promise<PromTarget[]>;
   /** Waits until every target has been scraped successfully at least once. */
   waitForTargetsUp(timeoutMs?: number): Promise<void>;
-  /** The rule groups loaded, with each rule's name and health (`/api/v1/rules`). */
-  rules(): Promise<Array<{ name: string; rules: Array<{ name: string; health: string; type: string; lastError?: string }> }>>;
+  /** The rule groups loaded, with each rule's health and, for alerting rules, its alerts (`/api/v1/rules`). */
+  rules(): Promise<PromRuleGroup[]>;
   /** Stops the server and removes its storage. Idempotent. */
   close(): Promise<void>;
 }
@@ -119,7 +131,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
         const all = await targets();
         return all.length > 0 && all.every((target) => target.health === 'up');
       }, timeoutMs, () => 'Prometheus targets not all up'),
-    rules: async () => (await api<{ groups: Array<{ name: string; rules: Array<{ name: string; health: string; type: string; lastError?: string }> }> }>('/api/v1/rules')).groups,
+    rules: async () => (await api<{ groups: PromRuleGroup[] }>('/api/v1/rules')).groups,
     close,
   };
 }

@@ -1,22 +1,28 @@
-// The Grafana dashboard against a real Prometheus: two nodes of a world (agent as `v6-node start`
-// composes it, proxy as `v6-node proxy` does) scraped under one job, beside Prometheus scraping
-// itself (another exporter with process_* series of its own). Every panel's expressions must
-// evaluate, and every selector in them return the nodes' own series only, as Grafana's "All"
-// sends them.
-import { readFile } from 'node:fs/promises';
+// The Grafana dashboard and the chart's alert rules against a real Prometheus: two nodes of a
+// world (agent as `v6-node start` composes it, proxy as `v6-node proxy` does) scraped under one
+// job, as the chart's ServiceMonitor names it, beside Prometheus scraping itself (another exporter
+// with process_* series of its own). Every panel's expressions must evaluate, and every selector
+// in them return the nodes' own series only, as Grafana's "All" sends them; the rules must pass
+// promtool and evaluate on the nodes' series.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
 import { DummyCryptor } from '../../agent/protocol/encryption.js';
 import { serveAgent, type ServedAgent } from '../../agent/serve.js';
 import { serveProxy, type ProxyProcess } from '../../proxy/main.js';
 import { freePort } from '../support/ports.js';
 import { metricNamesOf } from '../support/prometheus.js';
-import { startPrometheus, type Prometheus } from '../support/prometheus-server.js';
+import { checkRules, startPrometheus, type Prometheus } from '../support/prometheus-server.js';
 import { startWorld, testLogger, type World } from '../support/world.js';
 import { createTask, researcherOf, TIMINGS, waitFor, waitForRunStatus } from './run-helpers.js';
+import { RELEASE, render } from '../helm/render.js';
 
-const JOB = 'v6-node';
+/** The job the chart's ServiceMonitor gives both endpoints: the node Service's name. */
+const JOB = `${RELEASE}-v6-node`;
 const NAMESPACE = 'vantage6';
+const ALERTS = ['V6NodeServerDisconnected', 'V6NodeIsolationNotEnforced', 'V6NodeQueueStuck', 'V6NodeRunsFailing'];
 const NODES = [1, 2] as const;
 
 interface Panel {
@@ -34,6 +40,7 @@ let world: World;
 let prometheus: Prometheus;
 const closers: Array<() => Promise<unknown>> = [];
 let dashboard: Dashboard;
+let rulesFile: string;
 
 test.before(async () => {
   world = await startWorld();
@@ -58,7 +65,11 @@ test.before(async () => {
     targets.push({ targets: [new URL(served.health.url).host], labels: { namespace: NAMESPACE, pod, container: 'agent' } });
     targets.push({ targets: [new URL(proxy.metricsUrl).host], labels: { namespace: NAMESPACE, pod, container: 'proxy' } });
   }
-  prometheus = await startPrometheus({ scrapeConfigs: [{ job_name: JOB, static_configs: targets }] });
+  // The chart's PrometheusRule, rendered for this namespace, as a Prometheus rule file.
+  const rule = (await render({ namespace: NAMESPACE, set: ['metrics.prometheusRule.enabled=true'] })).find((o) => o.kind === 'PrometheusRule')!;
+  rulesFile = join(world.root, 'v6-node-rules.yaml');
+  await writeFile(rulesFile, stringify({ groups: (rule.spec as { groups: unknown[] }).groups }));
+  prometheus = await startPrometheus({ scrapeConfigs: [{ job_name: JOB, static_configs: targets }], ruleFiles: [rulesFile] });
   closers.unshift(() => prometheus.close());
   // One run finished, so the run histograms and counters have series.
   const researcher = await researcherOf(world);
@@ -154,4 +165,24 @@ test('every panel has a unit; a panel in seconds shows only seconds, and no othe
       t.is(unit === 's', inSeconds, `${panel.title} (${unit}): ${expr}`);
     }
   }
+});
+
+test.serial('promtool check rules passes the chart\'s alert rules', async (t) => {
+  t.regex(await checkRules(rulesFile), /SUCCESS: 4 rules found/);
+});
+
+test.serial('Prometheus evaluates every alert on the nodes\' series: isolation not enforced is pending for each node (the world\'s cluster does not enforce NetworkPolicies), the others quiet', async (t) => {
+  const alerting = async () => (await prometheus.rules()).flatMap((group) => group.rules).filter((rule) => rule.type === 'alerting');
+  await waitFor('every alert rule evaluated', async () => (await alerting()).every((rule) => rule.health !== 'unknown'), 30_000);
+  const rules = await alerting();
+  t.deepEqual(rules.map((rule) => rule.name), ALERTS);
+  for (const rule of rules) t.is(rule.health, 'ok', `${rule.name}: ${rule.lastError ?? ''}`);
+  // Every metric an alert reads exists under the node's job.
+  const rendered = await readFile(rulesFile, 'utf8');
+  for (const name of new Set([...rendered.matchAll(/\b([a-z][a-z0-9_]*)\{job=/g)].map((m) => m[1]!))) {
+    t.true((await prometheus.query(`{__name__="${name}", job="${JOB}"}`)).length > 0, `${name} is exported`);
+  }
+  const alerts = (name: string) => rules.find((rule) => rule.name === name)!.alerts ?? [];
+  t.deepEqual(alerts('V6NodeIsolationNotEnforced').map((a) => [a.labels.pod, a.state]).sort(), [['v6-node-1-0', 'pending'], ['v6-node-2-0', 'pending']]);
+  for (const name of ['V6NodeServerDisconnected', 'V6NodeQueueStuck', 'V6NodeRunsFailing']) t.deepEqual(alerts(name), [], name);
 });
