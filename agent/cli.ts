@@ -63,25 +63,24 @@ async function start(configPath: string): Promise<void> {
   const { config, warnings } = await loadConfig(configPath, process.env);
   const { pino } = await import('pino');
   const { serveAgent } = await import('./serve.js');
-  const logger = pino({ level: config.logging.level });
+  // Written synchronously: the lines logged just before the process exits are never lost.
+  const logger = pino({ level: config.logging.level }, pino.destination({ dest: 1, sync: true }));
   for (const warning of warnings) logger.warn(warning);
   logger.debug({ config: redactedConfig(config) }, 'configuration');
   // Handled from the start: a signal while the agent still logs in (the server away) stops it too.
   let served: ServedAgent | undefined = undefined;
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping the agent');
-    // The log is written asynchronously: exit once its last lines are out.
-    const exit = (): void => logger.flush(() => process.exit(0));
     if (served === undefined) {
       logger.info('stopped before the agent had started');
-      return exit();
+      process.exit(0);
     }
     // close() never rejects and bounds every step; what it could not finish is logged, and
     // queue jobs left active are handed back through their Redis lock.
     void served.close().then((unfinished) => {
       if (unfinished.length === 0) logger.info('stopped');
       else logger.warn({ unfinished: unfinished.map((step) => step.name) }, `stopped without finishing: ${unfinished.map((step) => step.name).join(', ')}`);
-      exit();
+      process.exit(0);
     });
   };
   process.once('SIGTERM', stop);

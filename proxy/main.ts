@@ -23,7 +23,8 @@ export interface ProxyProcess extends RunningProxy {
 /** Starts the proxy for the config file at `configPath`; resolves once it listens. */
 export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyProcess> {
   const { config, warnings } = await loadConfig(configPath, env);
-  const logger = pino({ level: config.logging.level }).child({ component: 'proxy' });
+  // Written synchronously: the lines logged just before the process exits are never lost.
+  const logger = pino({ level: config.logging.level }, pino.destination({ dest: 1, sync: true })).child({ component: 'proxy' });
   for (const warning of warnings) logger.warn(warning);
   const cryptor = await nodeCryptor(config);
   // Token checks fail fast while Redis is away (the algorithm gets a 503) instead of queueing up.
@@ -37,11 +38,11 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
     throw error;
   }
   let closing: Promise<void> | undefined;
-  // The command ends the process once closed and its log written: nothing left open (a
-  // keep-alive connection, a Redis reconnect timer) can keep it past the grace period.
+  // The command ends the process once closed: nothing left open (a keep-alive connection, a
+  // Redis reconnect timer) can keep it past the grace period.
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'Stopping the proxy');
-    void close().then(() => logger.flush(() => process.exit(0)));
+    void close().then(() => process.exit(0));
   };
   const close = (): Promise<void> =>
     (closing ??= (async () => {
