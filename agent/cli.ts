@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactedConfig } from './config.js';
 import { AgentError, describe } from './errors.js';
+import type { ServedAgent } from './serve.js';
 
 const USAGE = `usage: v6-node <command> --config <file>
 
@@ -62,23 +63,30 @@ async function start(configPath: string): Promise<void> {
   const { config, warnings } = await loadConfig(configPath, process.env);
   const { pino } = await import('pino');
   const { serveAgent } = await import('./serve.js');
-  const logger = pino({ level: config.logging.level });
+  // Written synchronously: the lines logged just before the process exits are never lost.
+  const logger = pino({ level: config.logging.level }, pino.destination({ dest: 1, sync: true }));
   for (const warning of warnings) logger.warn(warning);
   logger.debug({ config: redactedConfig(config) }, 'configuration');
-  const { agent, health } = await serveAgent({ config, logger });
-  logger.info({ url: `${health.url}/metrics` }, 'metrics, /livez and /readyz listening');
+  // Handled from the start: a signal while the agent still logs in (the server away) stops it too.
+  let served: ServedAgent | undefined = undefined;
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping the agent');
-    agent.close().then(() => health.close()).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: describe(error) }, 'the agent did not stop cleanly');
-        process.exit(1);
-      },
-    );
+    if (served === undefined) {
+      logger.info('stopped before the agent had started');
+      process.exit(0);
+    }
+    // close() never rejects and bounds every step; what it could not finish is logged, and
+    // queue jobs left active are handed back through their Redis lock.
+    void served.close().then((unfinished) => {
+      if (unfinished.length === 0) logger.info('stopped');
+      else logger.warn({ unfinished: unfinished.map((step) => step.name) }, `stopped without finishing: ${unfinished.map((step) => step.name).join(', ')}`);
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  served = await serveAgent({ config, logger });
+  logger.info({ url: `${served.health.url}/metrics` }, 'metrics, /livez and /readyz listening');
 }
 
 async function status(configPath: string, json: boolean, nodeId: string | undefined): Promise<number> {

@@ -247,6 +247,14 @@ test('environment variables override the file', (t) => {
   t.deepEqual(config.redis, { url: 'rediss://redis.example:6380', password: 'hunter2' });
 });
 
+test('logging.level: V6_LOG_LEVEL overrides the file, in pino\'s or vantage6\'s words; a wrong one names the variable', (t) => {
+  t.is(parseConfig(minimal({ logging: { level: 'info' } }), { V6_LOG_LEVEL: 'debug' }).config.logging.level, 'debug');
+  t.is(parseConfig(minimal(), { V6_LOG_LEVEL: 'WARNING' }).config.logging.level, 'warn');
+  t.is(parseConfig(minimal({ logging: { level: 'error' } }), { V6_LOG_LEVEL: '' }).config.logging.level, 'error');
+  const [problem] = problems(minimal(), { V6_LOG_LEVEL: 'loud' });
+  t.regex(problem!, /^logging\.level \(from V6_LOG_LEVEL\): expected one of /);
+});
+
 test('isolation: probe on and unenforced isolation refused by default; V6_ISOLATION_ALLOW_UNENFORCED overrides the file', (t) => {
   const { config } = parseConfig(minimal(), {});
   t.deepEqual(config.isolation, { probe: true, allow_unenforced: false, image: PROBE_IMAGE, image_pull_secrets: [], timeout_seconds: 10, interval_seconds: 3600, retry_seconds: 60 });

@@ -402,6 +402,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]
   { env: 'V6_REDIS_URL', path: ['redis', 'url'] },
   { env: 'V6_REDIS_PASSWORD', path: ['redis', 'password'] },
   { env: 'V6_ISOLATION_ALLOW_UNENFORCED', path: ['isolation', 'allow_unenforced'] },
+  { env: 'V6_LOG_LEVEL', path: ['logging', 'level'] },
 ];
 
 function isMapping(value: unknown): value is Record<string, unknown> {

@@ -93,7 +93,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
             res.end(text);
           },
           (error: unknown) => {
-            logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Metrics collection failed');
+            logger.warn({ err: error }, 'Metrics collection failed');
             json(500, { error: 'metrics collection failed' });
           },
         );

@@ -14,7 +14,7 @@ import { ConfigError, type Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
 import { IsolationMonitor } from './isolation/monitor.js';
 import { IsolationProbe } from './isolation/probe.js';
-import { AgentError, describe, ServerResponseError } from './errors.js';
+import { AgentError, ServerResponseError } from './errors.js';
 import { nodeSelector } from './kube/names.js';
 import { nodeInfo } from './node-info.js';
 import type { PolicyDeps } from './protocol/policy.js';
@@ -32,6 +32,7 @@ import { VolumeQuota } from './runs/volume-quota.js';
 import { ServerClient, serverEndpoints, type NodeIdentity } from './server/client.js';
 import { RunsApi } from './server/runs-api.js';
 import { ServerSocket } from './server/socket.js';
+import { closeInOrder, type CloseStep, type UnfinishedStep } from './shutdown.js';
 import { recordNode } from './status/node-record.js';
 
 export interface NodeAgentOptions {
@@ -51,6 +52,8 @@ export interface NodeAgentOptions {
     readonly tmpSweepMs?: number;
     /** How often the runs' usage of the task volume is checked. */
     readonly volumeCheckMs?: number;
+    /** How long each step of close() may take (default CLOSE_STEP_TIMEOUT_MS). */
+    readonly closeStepTimeoutMs?: number;
   };
 }
 
@@ -94,14 +97,16 @@ export class NodeAgent {
   readonly identity: NodeIdentity;
   /** Network isolation of algorithm pods: `verdict()`, `status()`, `onVerdict(listener)` (for the metric). */
   readonly isolation: IsolationMonitor;
-  private readonly closers: Array<() => Promise<void> | void>;
+  private readonly closers: CloseStep[];
+  private readonly logger: Logger;
+  private readonly closeTimeout: { readonly timeoutMs?: number };
   private readonly socket: ServerSocket;
   private readonly redis: Redis;
   private readonly clusterReachable: () => Promise<boolean>;
   private readonly checkAccess: () => Promise<AccessReport>;
   /** What the last access check found missing. */
   private accessMissing: readonly string[];
-  private closing: Promise<void> | undefined;
+  private closing: Promise<UnfinishedStep[]> | undefined;
 
   private constructor(parts: {
     identity: NodeIdentity;
@@ -111,7 +116,9 @@ export class NodeAgent {
     clusterReachable: () => Promise<boolean>;
     checkAccess: () => Promise<AccessReport>;
     accessMissing: readonly string[];
-    closers: Array<() => Promise<void> | void>;
+    closers: CloseStep[];
+    logger: Logger;
+    closeTimeout: { readonly timeoutMs?: number };
   }) {
     this.identity = parts.identity;
     this.isolation = parts.isolation;
@@ -121,6 +128,8 @@ export class NodeAgent {
     this.checkAccess = parts.checkAccess;
     this.accessMissing = parts.accessMissing;
     this.closers = parts.closers;
+    this.logger = parts.logger;
+    this.closeTimeout = parts.closeTimeout;
   }
 
   static async start(options: NodeAgentOptions): Promise<NodeAgent> {
@@ -129,7 +138,8 @@ export class NodeAgent {
     const metrics = options.metrics ?? {};
     const access = runFolderAccessProblems(config.kubernetes.run, currentIdentity());
     if (access.length > 0) throw new ConfigError("the agent's user and group", access);
-    const closers: Array<() => Promise<void> | void> = [];
+    const closers: CloseStep[] = [];
+    const closeTimeout = timings.closeStepTimeoutMs === undefined ? {} : { timeoutMs: timings.closeStepTimeoutMs };
     const endpoints = serverEndpoints(config.server_url, config.port, config.api_path);
     const client = new ServerClient({
       endpoints,
@@ -143,7 +153,7 @@ export class NodeAgent {
       const cryptor = await encryptionHandshake(config, identity, client, logger);
 
       const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: null, lazyConnect: false });
-      closers.unshift(() => void redis.disconnect());
+      closers.unshift({ name: 'Redis connection', close: () => void redis.disconnect() });
       redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
       await recordNode(redis, config.queue.prefix, identity);
       // Run ids are a server's: queue jobs and markers are kept apart per server and node id.
@@ -157,11 +167,11 @@ export class NodeAgent {
         backoffBaseMs: timings.backoffBaseMs,
         backoffMaxMs: timings.backoffMaxMs,
       });
-      closers.unshift(() => queues.close());
+      closers.unshift({ name: 'queues', close: () => queues.close() });
       await queues.ready();
 
       const connections = reuseConnections(options.kubeConfig ?? defaultKubeConfig());
-      closers.push(() => connections.close());
+      closers.push({ name: 'Kubernetes API connections', close: () => connections.close() });
       const kubeConfig = connections.kubeConfig;
       const namespace = config.kubernetes.namespace;
       // Told at once rather than as every run's `start failed`; the agent goes on (the admin may
@@ -183,7 +193,7 @@ export class NodeAgent {
         onRunChanged: (runId) => watcher.runChanged(runId),
         onWatchError: () => metrics.watchRestarted?.(),
       });
-      closers.unshift(() => informer.close());
+      closers.unshift({ name: 'Job and pod informer', close: () => informer.close() });
 
       const runs = new RunsApi(client, identity.nodeId);
       const events: NodeEvents = {
@@ -227,7 +237,7 @@ export class NodeAgent {
         now: () => new Date(),
       };
       const watcher = new RunWatcher(ctx);
-      closers.unshift(() => watcher.close());
+      closers.unshift({ name: 'run watcher', close: () => watcher.close() });
       await informer.start();
 
       // Launches wait for the probe's verdict (unless isolation.allow_unenforced); runs stay queued.
@@ -237,7 +247,7 @@ export class NodeAgent {
         logger: logger.child({ subsystem: 'isolation' }),
       });
       const probe = new IsolationProbe({ kubeConfig, nodeId: identity.nodeId, config, proxyAddress, logger: logger.child({ subsystem: 'isolation' }) });
-      closers.unshift(() => isolation.close());
+      closers.unshift({ name: 'isolation monitor', close: () => isolation.close() });
       isolation.start();
 
       const sweeper = new TmpSweeper({
@@ -248,7 +258,7 @@ export class NodeAgent {
         logger: logger.child({ subsystem: 'runs' }),
         graceMs: timings.tmpSweepMs ?? 60_000,
       });
-      closers.unshift(() => sweeper.close());
+      closers.unshift({ name: 'temporary-folder sweeper', close: () => sweeper.close() });
       sweeper.start();
       const quota = new VolumeQuota({
         mountPath: config.kubernetes.task_volume.mount_path,
@@ -258,7 +268,7 @@ export class NodeAgent {
         logger: logger.child({ subsystem: 'runs' }),
         intervalMs: timings.volumeCheckMs ?? 5_000,
       });
-      closers.unshift(() => quota.close());
+      closers.unshift({ name: 'task volume quota', close: () => quota.close() });
       quota.start();
 
       const launcher = new Launcher(ctx, isolation);
@@ -268,7 +278,7 @@ export class NodeAgent {
         { launch: config.queue.concurrency, report: config.queue.concurrency },
       );
       const intake = new Intake(runs, queues, logger.child({ subsystem: 'intake' }));
-      closers.unshift(() => intake.close());
+      closers.unshift({ name: 'run intake', close: () => intake.close() });
       const killer = new Killer(ctx);
 
       let fatal: (error: unknown) => void = () => {};
@@ -287,25 +297,25 @@ export class NodeAgent {
           onStateChange: (connected) => metrics.connectionChanged?.(connected),
         },
       });
-      closers.unshift(() => socket.close());
+      closers.unshift({ name: 'server socket', close: () => socket.close() });
       isolation.onVerdict((status) => {
         if (config.share_config && socket.connected) socket.emit('node_info_update', nodeInfo(config, status.verdict));
       });
       const resync = setInterval(() => {
         if (socket.connected) void intake.take();
       }, timings.resyncIntervalMs ?? 10 * 60_000);
-      closers.unshift(() => clearInterval(resync));
+      closers.unshift({ name: 'resync timer', close: () => clearInterval(resync) });
 
       const clusterReachable = clusterReachability(kubeConfig, namespace, nodeSelector(identity.nodeId));
-      const agent = new NodeAgent({ identity, isolation, socket, redis, clusterReachable, checkAccess, accessMissing: access.missing, closers });
+      const agent = new NodeAgent({ identity, isolation, socket, redis, clusterReachable, checkAccess, accessMissing: access.missing, closers, logger, closeTimeout });
       fatal = (error) => {
-        logger.fatal({ err: describe(error) }, 'the server no longer accepts this node; stopping');
+        logger.fatal({ err: error }, 'the server no longer accepts this node; stopping');
         void agent.close();
       };
       socket.start();
       return agent;
     } catch (error) {
-      for (const close of closers) await close();
+      await closeInOrder(closers, { logger, ...closeTimeout });
       throw error;
     }
   }
@@ -335,11 +345,12 @@ export class NodeAgent {
     return this.accessMissing;
   }
 
-  /** Stops everything in reverse order of start. Idempotent. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      for (const close of this.closers) await close();
-    })();
+  /**
+   * Stops everything in reverse order of start, each step bounded in time and run whatever the
+   * earlier ones did; resolves with the steps that did not finish (already logged). Idempotent.
+   */
+  close(): Promise<UnfinishedStep[]> {
+    this.closing ??= closeInOrder(this.closers, { logger: this.logger, ...this.closeTimeout });
     return this.closing;
   }
 }
@@ -355,7 +366,7 @@ async function loginWithRetry(client: ServerClient, logger: Logger, delayMs: num
       return await client.login();
     } catch (error) {
       if ((error as { retryable?: boolean }).retryable !== true) throw error;
-      logger.warn({ err: describe(error) }, `login failed; retrying in ${delayMs / 1000} s`);
+      logger.warn({ err: error }, `login failed; retrying in ${delayMs / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }

@@ -5,14 +5,15 @@
 import { AgentMetrics } from '../queue/metrics/agent-metrics.js';
 import { EventLoopWatch, startHealthServer, type HealthServer } from './health-server.js';
 import { NodeAgent, type NodeAgentOptions } from './node-agent.js';
+import { closeInOrder, type UnfinishedStep } from './shutdown.js';
 
 export interface ServedAgent {
   readonly agent: NodeAgent;
   readonly metrics: AgentMetrics;
   /** `/metrics`, `/livez`, `/readyz` on metrics.port. */
   readonly health: HealthServer;
-  /** Closes the agent, then the endpoints. Idempotent. */
-  close(): Promise<void>;
+  /** Closes the agent, then the endpoints, each step bounded in time; resolves with the steps that did not finish. Idempotent. */
+  close(): Promise<UnfinishedStep[]>;
 }
 
 export interface ServeAgentOptions extends Omit<NodeAgentOptions, 'metrics'> {
@@ -43,16 +44,19 @@ export async function serveAgent(options: ServeAgentOptions): Promise<ServedAgen
   }
   const started = agent;
   wireIsolation(started, metrics);
-  let closing: Promise<void> | undefined;
+  let closing: Promise<UnfinishedStep[]> | undefined;
   return {
     agent: started,
     metrics,
     health,
     close: () =>
-      (closing ??= (async () => {
-        await started.close();
-        await health.close();
-      })()),
+      (closing ??= (async () => [
+        ...(await started.close()),
+        ...(await closeInOrder([{ name: 'metrics and health endpoints', close: () => health.close() }], {
+          logger: options.logger,
+          ...(options.timings?.closeStepTimeoutMs === undefined ? {} : { timeoutMs: options.timings.closeStepTimeoutMs }),
+        })),
+      ])()),
   };
 }
 

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../agent/config.js';
 import { DummyCryptor, RsaCryptor, type Cryptor } from '../agent/protocol/encryption.js';
 import { EventLoopWatch, startHealthServer } from '../agent/health-server.js';
 import { within } from '../agent/cluster/reachability.js';
+import { closeInOrder } from '../agent/shutdown.js';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { ProxyMetrics } from '../queue/metrics/proxy-metrics.js';
 import { startProxy, type RunningProxy } from './proxy.js';
@@ -22,12 +23,13 @@ export interface ProxyProcess extends RunningProxy {
 /** Starts the proxy for the config file at `configPath`; resolves once it listens. */
 export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyProcess> {
   const { config, warnings } = await loadConfig(configPath, env);
-  const logger = pino({ level: config.logging.level }).child({ component: 'proxy' });
+  // Written synchronously: the lines logged just before the process exits are never lost.
+  const logger = pino({ level: config.logging.level }, pino.destination({ dest: 1, sync: true })).child({ component: 'proxy' });
   for (const warning of warnings) logger.warn(warning);
   const cryptor = await nodeCryptor(config);
   // Token checks fail fast while Redis is away (the algorithm gets a 503) instead of queueing up.
   const redis = new Redis(config.redis.url, { password: config.redis.password, maxRetriesPerRequest: 1 });
-  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
+  redis.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
   let served: ProxyProcess;
   try {
     served = await serveProxy({ config, logger, cryptor, redis });
@@ -36,16 +38,26 @@ export async function runProxyCommand(configPath: string, env: NodeJS.ProcessEnv
     throw error;
   }
   let closing: Promise<void> | undefined;
+  // The command ends the process once closed: nothing left open (a keep-alive connection, a
+  // Redis reconnect timer) can keep it past the grace period.
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'Stopping the proxy');
-    close().catch((error: unknown) => logFatal(logger, error));
+    void close().then(() => process.exit(0));
   };
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      await served.close();
-      await redis.quit().catch(() => redis.disconnect());
+      const unfinished = await closeInOrder(
+        [
+          { name: 'proxy and its metrics endpoint', close: () => served.close() },
+          // Nothing the proxy sent Redis needs flushing: disconnecting cannot wait on a Redis that is away.
+          { name: 'Redis connection', close: () => redis.disconnect() },
+        ],
+        { logger },
+      );
+      if (unfinished.length === 0) logger.info('Proxy stopped');
+      else logger.warn({ unfinished: unfinished.map((step) => step.name) }, `Proxy stopped without finishing: ${unfinished.map((step) => step.name).join(', ')}`);
     })());
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
@@ -121,9 +133,4 @@ export async function serveProxy(options: ServeProxyOptions): Promise<ProxyProce
 async function nodeCryptor(config: Config): Promise<Cryptor> {
   if (!config.encryption.enabled) return new DummyCryptor();
   return RsaCryptor.fromPem(await readFile(config.encryption.private_key ?? ''));
-}
-
-function logFatal(logger: Logger, error: unknown): void {
-  logger.fatal({ err: error }, 'The proxy did not stop cleanly');
-  process.exitCode = 1;
 }

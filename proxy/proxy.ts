@@ -237,7 +237,7 @@ class ProxyHandler {
     } catch (error) {
       // The status is sent: all that is left is to cut the answer short so the algorithm sees it failed.
       res.destroy();
-      this.#parts.logger.warn({ path: url.pathname, code: (error as { code?: unknown }).code }, 'Blob download broke off');
+      this.#parts.logger.warn({ path: url.pathname, err: error }, 'Blob download broke off');
     }
     return response.statusCode;
   }

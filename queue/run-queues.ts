@@ -109,7 +109,7 @@ export class RunQueues {
     // Without a listener BullMQ writes every failed reconnect to stderr with console.error while
     // Redis is down; the connection reconnects by itself and readiness reports the outage.
     for (const queue of [this.launch, this.report]) {
-      queue.on('error', (error) => this.logger.debug({ queue: queue.name, err: error.message }, 'queue connection error'));
+      queue.on('error', (error) => this.logger.debug({ queue: queue.name, err: error }, 'queue connection error'));
     }
   }
 
@@ -202,7 +202,7 @@ export class RunQueues {
           'queue job failed; it will be retried',
         );
       });
-      worker.on('error', (error) => this.logger.error({ queue: worker.name, err: error.message }, 'queue worker error'));
+      worker.on('error', (error) => this.logger.error({ queue: worker.name, err: error }, 'queue worker error'));
     }
     this.workers = [launch, report];
   }

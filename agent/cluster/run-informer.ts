@@ -11,7 +11,6 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { LabelKey, runIdOf } from '../kube/names.js';
-import { apiMessage } from './api-errors.js';
 
 export interface RunInformerOptions {
   readonly kubeConfig: KubeConfig;
@@ -105,7 +104,7 @@ export class RunInformer {
     informer.on('error', (error: unknown) => {
       if (this.closed) return;
       this.options.onWatchError?.();
-      this.options.logger.warn({ kind, err: apiMessage(error) }, 'watch failed; relisting after a delay');
+      this.options.logger.warn({ kind, err: error }, 'watch failed; relisting after a delay');
       this.restartLater(informer, kind);
     });
   }
@@ -115,7 +114,7 @@ export class RunInformer {
       this.timers.delete(timer);
       if (this.closed) return;
       informer.start().catch((error: unknown) => {
-        this.options.logger.warn({ kind, err: apiMessage(error) }, 'relist failed; trying again');
+        this.options.logger.warn({ kind, err: error }, 'relist failed; trying again');
         this.restartLater(informer, kind);
       });
     }, this.restartDelayMs);

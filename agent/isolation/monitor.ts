@@ -133,7 +133,7 @@ export class IsolationMonitor {
       try {
         listener(this.current);
       } catch (error) {
-        this.options.logger.warn({ err: String(error) }, 'an isolation verdict listener failed');
+        this.options.logger.warn({ err: error }, 'an isolation verdict listener failed');
       }
     }
   }

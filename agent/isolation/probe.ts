@@ -56,7 +56,7 @@ export class IsolationProbe {
       try {
         return await this.waitForPod(job, (pod) => outcomeOfPod(pod, described), signal);
       } finally {
-        await this.deleteJob().catch((error: unknown) => this.options.logger.warn({ job: this.name, err: apiMessage(error) }, 'could not delete the probe Job'));
+        await this.deleteJob().catch((error: unknown) => this.options.logger.warn({ job: this.name, err: error }, 'could not delete the probe Job'));
       }
     } catch (error) {
       return { verdict: 'unknown', reason: `the probe could not be run: ${apiStatus(error) === undefined ? describe(error) : apiMessage(error)}` };
@@ -106,11 +106,11 @@ export class IsolationProbe {
       });
       informer.on('error', (error: unknown) => {
         if (settled) return;
-        this.options.logger.warn({ err: apiMessage(error) }, 'probe pod watch failed; relisting after a delay');
+        this.options.logger.warn({ err: error }, 'probe pod watch failed; relisting after a delay');
         const start = (): void => {
           if (settled) return;
           informer.start().catch((again: unknown) => {
-            this.options.logger.warn({ err: apiMessage(again) }, 'probe pod relist failed; trying again');
+            this.options.logger.warn({ err: again }, 'probe pod relist failed; trying again');
             restart = setTimeout(start, this.options.restartDelayMs ?? 1_000);
           });
         };

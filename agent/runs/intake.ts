@@ -1,4 +1,3 @@
-import { describe } from '../errors.js';
 import type { RunsApi } from '../server/runs-api.js';
 import type { RunQueues } from '../../queue/run-queues.js';
 import type { Logger } from 'pino';
@@ -35,7 +34,7 @@ export class Intake {
       this.logger.info({ taskId, open: open.length, queued: added, relooked }, 'synced open runs');
       return added;
     } catch (error) {
-      this.logger.warn({ taskId, err: describe(error) }, 'could not fetch open runs; syncing again later');
+      this.logger.warn({ taskId, err: error }, 'could not fetch open runs; syncing again later');
       this.retryLater();
       return 0;
     }

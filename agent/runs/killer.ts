@@ -1,4 +1,3 @@
-import { describe } from '../errors.js';
 import { LabelKey, runIdOf, runObjectName } from '../kube/names.js';
 import { RunStatus } from '../protocol/run-status.js';
 import type { KillContainersEvent } from '../server/socket.js';
@@ -33,14 +32,14 @@ export class Killer {
         await this.ctx.liveTokens.revoke(target.runId);
         marked.push(target);
       } catch (error) {
-        logger.error({ runId: target.runId, err: describe(error) }, 'could not kill run');
+        logger.error({ runId: target.runId, err: error }, 'could not kill run');
       }
     }
     for (const target of marked) {
       try {
         await this.stop(target.runId, target.taskId);
       } catch (error) {
-        logger.error({ runId: target.runId, err: describe(error) }, 'could not kill run');
+        logger.error({ runId: target.runId, err: error }, 'could not kill run');
       }
     }
   }

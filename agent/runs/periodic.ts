@@ -2,7 +2,6 @@
 // last), whose failure is logged and tried again at the next interval. `close()` stops the timer
 // and waits for a pass under way. For the agent's level-triggered sweeps over the task volume.
 import type { Logger } from 'pino';
-import { describe } from '../errors.js';
 
 export class Periodic {
   private timer: NodeJS.Timeout | undefined;
@@ -27,7 +26,7 @@ export class Periodic {
 
   private tick(): void {
     this.running = this.pass()
-      .catch((error: unknown) => this.options.logger.warn({ err: describe(error) }, this.options.failure))
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, this.options.failure))
       .finally(() => {
         this.running = undefined;
         if (!this.closed) this.timer = setTimeout(() => this.tick(), this.options.intervalMs);

@@ -34,7 +34,7 @@ export class Reporter {
         return;
       }
       if (error instanceof AgentError && !error.retryable) {
-        logger.error({ err: error.message }, 'the server refused the report; it will not be retried');
+        logger.error({ err: error }, 'the server refused the report; it will not be retried');
         throw new UnrecoverableError(error.message);
       }
       throw error;

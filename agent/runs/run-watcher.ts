@@ -1,5 +1,4 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { describe } from '../errors.js';
 import { ALGORITHM_CONTAINER, LabelKey, runObjectName } from '../kube/names.js';
 import { observedRunStatus } from '../kube/observed-status.js';
 import { RunStatus } from '../protocol/run-status.js';
@@ -48,7 +47,7 @@ export class RunWatcher {
           (error: unknown) => {
             const failures = (this.failures.get(runId) ?? 0) + 1;
             this.failures.set(runId, failures);
-            this.ctx.logger.warn({ runId, attempt: failures, err: describe(error) }, 'could not reconcile run state; looking again later');
+            this.ctx.logger.warn({ runId, attempt: failures, err: error }, 'could not reconcile run state; looking again later');
             this.lookAgainLater(runId, failures);
           },
         );
@@ -146,7 +145,7 @@ export class RunWatcher {
       this.following.set(name, controller);
       this.ctx.objects
         .followLog(name, ALGORITHM_CONTAINER, (line) => this.ctx.events.logLine(run, line), controller.signal)
-        .catch((error: unknown) => this.ctx.logger.debug({ runId: run.runId, err: describe(error) }, 'log stream ended'));
+        .catch((error: unknown) => this.ctx.logger.debug({ runId: run.runId, err: error }, 'log stream ended'));
     }
   }
 

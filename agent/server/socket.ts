@@ -1,6 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
 import type { Logger } from 'pino';
-import { describe } from '../errors.js';
 import type { ServerClient } from './client.js';
 
 /** `new_task` payload (spec A4). */
@@ -152,7 +151,7 @@ export class ServerSocket {
       this.scheduleReconnect();
     });
     socket.on('connect_error', (error) => {
-      this.logger.warn({ err: describe(error) }, 'socket connection failed');
+      this.logger.warn({ err: error }, 'socket connection failed');
       this.scheduleReconnect();
     });
   }
@@ -196,7 +195,7 @@ export class ServerSocket {
       this.handlers.onFatal(error);
       return;
     }
-    this.logger.warn({ err: describe(error) }, 'could not get a token for the socket');
+    this.logger.warn({ err: error }, 'could not get a token for the socket');
     this.scheduleReconnect();
   }
 

@@ -104,7 +104,9 @@ export class CommandProcess {
     });
     this.child.stdout!.pipe(log, { end: false });
     this.child.stderr!.pipe(log, { end: false });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': once the process is gone and its stdout and stderr are read to the end,
+    // so a test sees every line it wrote (a config error's message arrives after 'exit').
+    this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({ code, signal })));
   }
 
   get alive(): boolean {

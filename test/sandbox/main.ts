@@ -1,14 +1,26 @@
 // `npm run sandbox [-- --once]`: start the sandbox, run the demo, print where everything is, and
 // keep running until Ctrl-C (with --once, exit after the demo: 0 on success, 1 otherwise).
-import { startSandbox } from './sandbox.js';
+import { startSandbox, type Sandbox } from './sandbox.js';
 
 const once = process.argv.includes('--once');
-const sandbox = await startSandbox();
+// Signals are handled from the start: one during start-up stops the sandbox as soon as it is up
+// (startSandbox cleans up itself when it fails); a second one exits at once.
+let started: Sandbox | undefined = undefined;
 let stopping: Promise<void> | undefined;
 const stop = (code: number): Promise<void> =>
-  (stopping ??= sandbox.close().then(() => process.exit(code)));
-process.once('SIGINT', () => void stop(0));
-process.once('SIGTERM', () => void stop(0));
+  (stopping ??= (started === undefined ? Promise.resolve() : started.close()).then(() => process.exit(code)));
+let signalled = false;
+const onSignal = (): void => {
+  if (signalled) process.exit(130);
+  signalled = true;
+  if (started === undefined) console.log('Stopping once the sandbox is up (again to exit at once, leaving its folders).');
+  else void stop(0);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+const sandbox = await startSandbox();
+started = sandbox;
+if (signalled) await stop(0);
 
 console.log(`vantage6 dev server: ${sandbox.serverUrl} (researcher-alpha / alpha-password)`);
 console.log(`simulated cluster:   KUBECONFIG=${sandbox.kubeconfigPath}`);

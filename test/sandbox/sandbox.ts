@@ -4,6 +4,7 @@
 // central task whose algorithm creates the partial subtasks itself through its node's proxy.
 import { pino } from 'pino';
 import { serveAgent } from '../../agent/serve.js';
+import { closeInOrder, type CloseStep } from '../../agent/shutdown.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,9 +73,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const logDir = options.logDir ?? process.env.V6_SANDBOX_LOGS ?? join(tmpdir(), `v6-sandbox-logs-${Date.now().toString(36)}`);
   await mkdir(logDir, { recursive: true });
   const logs = new Map<number, string>();
-  const closers: Array<() => Promise<void> | void> = [];
+  // Every step bounded and run whatever the earlier ones did, so the world's folder goes last
+  // even when an agent cannot close (Ctrl-C while something is away).
+  const closers: CloseStep[] = [];
+  const closeLogger = pino({ level: 'warn' }, pino.destination(2));
   const close = async (): Promise<void> => {
-    for (const c of closers.splice(0)) await c();
+    await closeInOrder(closers.splice(0), { logger: closeLogger });
   };
   try {
     // Unique queue prefixes: the dev server numbers runs from 1 on every start, and a shared Redis
@@ -84,7 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ...(redisUrl === undefined ? {} : { redisUrl }),
       queuePrefix: `sandbox-${Date.now().toString(36)}`,
     });
-    closers.unshift(() => world.close());
+    closers.unshift({ name: 'world (Redis, server, cluster, its folder)', close: () => world.close() });
 
     const keys = await organizationKeys();
     const keyFiles = new Map<number, string>();
@@ -109,7 +113,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
       const cryptor = encrypted ? RsaCryptor.fromPem(keys.get(org)!) : new DummyCryptor();
       const nodeProxy = await startNodeProxy(config, cryptor, logger.child({ component: 'proxy', nodeId }));
-      closers.unshift(() => nodeProxy.close());
+      closers.unshift({ name: `proxy of node ${nodeId}`, close: () => nodeProxy.close() });
       const { proxy } = nodeProxy;
       proxies.set(nodeId, proxy.url);
 
@@ -121,7 +125,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         metricsPort: 0,
         metricsHost: '127.0.0.1',
       });
-      closers.unshift(() => agent.close());
+      closers.unshift({ name: `agent of node ${nodeId}`, close: async () => void (await agent.close()) });
       metrics.set(nodeId, { agent: agent.health.url, proxy: proxy.metricsUrl });
     }
 

@@ -63,8 +63,13 @@ vantage6.ai/node-id: {{ .Values.networkPolicy.nodeId | toString | quote }}
 {{- end }}
 {{- end }}
 
+{{/* The chart's ServiceAccount (serviceAccount.create) or the existing one named serviceAccount.name. */}}
 {{- define "v6-node.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
 {{- default (include "v6-node.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name: the existing ServiceAccount to use when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
 {{- end }}
 
 {{/* image reference from {repository, tag, digest}; $ is passed as .root for the default tag. */}}
