@@ -1,10 +1,13 @@
 // `npm run bench`: the dispatch benchmark (issue 3), the proxy benchmark (issue 4) and the idle
 // one. Prints the figures and their ratio to the targets; asserts nothing. V6_BENCH_PART=
 // dispatch|proxy|idle runs one part, V6_BENCH_RUNS changes the number of runs (default 1000),
-// V6_BENCH_IDLE_SECONDS the idle measurement (default 60).
+// V6_BENCH_IDLE_SECONDS the idle measurement (default 60). V6_BENCH_PART=task-path measures the
+// researcher's wait on the real cluster and on the simulation (V6_BENCH_PATH_RUNS, default 50;
+// `npm run cluster:up` first); it is not part of the default run.
 import { benchDispatch } from './dispatch.js';
 import { benchIdle } from './idle.js';
 import { benchProxy } from './proxy.js';
+import { benchRealPath, benchSimulatedPath, percentile, type PathFigures } from './task-path.js';
 
 const part = process.env.V6_BENCH_PART;
 if (part === undefined || part === 'dispatch') {
@@ -33,5 +36,21 @@ if (part === undefined || part === 'idle') {
   console.log(`idle, logged in with nothing to do (${idle.seconds} s)`);
   for (const { name, cpuPercent, wakeupsPerSecond } of idle.processes) {
     console.log(`  ${name.padEnd(6)} CPU ${cpuPercent.toFixed(2)}% of one core (target 0.5%: ${(cpuPercent / 0.5).toFixed(2)}x), ${wakeupsPerSecond.toFixed(0)} wake-ups/s`);
+  }
+}
+if (part === 'task-path') {
+  const runs = Number(process.env.V6_BENCH_PATH_RUNS ?? 50);
+  const simulated = await benchSimulatedPath(runs);
+  const real = await benchRealPath(runs);
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`task path, one task after the other (${runs} runs each; the real vantage6 server 4.15.2)`);
+  console.log('  phase (from task created)          real cluster p50 / p95       simulation p50 / p95       real/sim p50');
+  for (const [phase, pick] of [
+    ['run started (pod running)', (f: PathFigures) => f.toStarted],
+    ['run finished at the server', (f: PathFigures) => f.toFinished],
+    ['result read back', (f: PathFigures) => f.toResult],
+  ] as const) {
+    const [r, s] = [pick(real), pick(simulated)];
+    console.log(`  ${phase.padEnd(34)} ${seconds(percentile(r, 50)).padStart(8)} / ${seconds(percentile(r, 95)).padEnd(12)} ${seconds(percentile(s, 50)).padStart(8)} / ${seconds(percentile(s, 95)).padEnd(12)} ${(percentile(r, 50) / percentile(s, 50)).toFixed(1)}x`);
   }
 }
