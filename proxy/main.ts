@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../agent/config.js';
 import { DummyCryptor, RsaCryptor, type Cryptor } from '../agent/protocol/encryption.js';
 import { EventLoopWatch, startHealthServer } from '../agent/health-server.js';
-import { within } from '../agent/cluster/reachability.js';
+import { within } from '../agent/within.js';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { ProxyMetrics } from '../queue/metrics/proxy-metrics.js';
 import { startProxy, type RunningProxy } from './proxy.js';
