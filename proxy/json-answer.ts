@@ -5,8 +5,10 @@
  * output, so the bytes are what `JSON.stringify(body)` would give; `content-length` is exact.
  */
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Base64Of } from './results.js';
+import type { StreamedResult } from './streamed-result.js';
 
 /** Plaintext bytes per written slice: a multiple of 3, so the slices' base64 joins up. */
 const SLICE_BYTES = 3 * 256 * 1024;
@@ -34,6 +36,40 @@ export async function writeJsonAnswer(res: ServerResponse, status: number, heade
     }
     if (!(await write(res, '"'))) return;
   }
+  res.end();
+}
+
+/**
+ * Writes a run whose result was decrypted to a file (streamed-result.ts): the same bytes as
+ * `writeJsonAnswer` of the run with the result as `Base64Of` its plaintext (or as stored), the
+ * result read from its file in slices.
+ */
+export async function writeStreamedAnswer(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, streamed: StreamedResult): Promise<void> {
+  const marker = `v6-result-${randomUUID()}`;
+  const [before, after] = JSON.stringify({ ...streamed.item, result: marker }).split(`"${marker}"`).map((part) => Buffer.from(part)) as [Buffer, Buffer];
+  const payload = streamed.payload;
+  const payloadLength = payload.kind === 'base64' ? 2 + 4 * Math.ceil(payload.length / 3) : payload.end - payload.start;
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': before.length + payloadLength + after.length });
+  if (!(await write(res, before))) return;
+  if (payload.kind === 'raw') {
+    if (payload.end > payload.start) {
+      for await (const chunk of createReadStream(payload.file, { start: payload.start, end: payload.end - 1, highWaterMark: SLICE_BYTES }) as AsyncIterable<Buffer>) {
+        if (!(await write(res, chunk))) return;
+      }
+    }
+  } else {
+    if (!(await write(res, '"'))) return;
+    let carry = Buffer.alloc(0);
+    for await (const chunk of createReadStream(payload.file, { highWaterMark: SLICE_BYTES }) as AsyncIterable<Buffer>) {
+      const pending = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+      const whole = pending.length - (pending.length % 3);
+      carry = Buffer.from(pending.subarray(whole));
+      if (whole > 0 && !(await write(res, pending.toString('base64', 0, whole)))) return;
+    }
+    if (carry.length > 0 && !(await write(res, carry.toString('base64')))) return;
+    if (!(await write(res, '"'))) return;
+  }
+  if (!(await write(res, after))) return;
   res.end();
 }
 

@@ -75,6 +75,60 @@ export class HeaderThenDecipherTransform extends Transform {
   }
 }
 
+/**
+ * The string form (`b64(sealed key)$b64(iv)$b64(ciphertext)`) deciphered as it arrives: the
+ * header up to the second '$' goes to `open`, the rest is base64-decoded in 4-byte groups and
+ * deciphered (`decrypt_str_to_bytes` before its UI fallback, which needs the whole plaintext and
+ * is the caller's). Decodes as `b64decode` of the whole ciphertext does when that is canonical
+ * base64; callers stream only such messages.
+ */
+export class StrMessageDecipherTransform extends Transform {
+  readonly #open: (header: string) => Cipheriv;
+  #header: Buffer | undefined = Buffer.alloc(0);
+  #cipher: Cipheriv | undefined;
+  readonly #quads = new Base64Quads();
+
+  constructor(open: (header: string) => Cipheriv) {
+    super();
+    this.#open = open;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      if (this.#cipher !== undefined) return callback(null, this.#decipher(chunk));
+      const pending = joined(this.#header ?? Buffer.alloc(0), chunk);
+      const end = headerLength(pending);
+      if (end < 0) {
+        if (pending.length > MAX_HEADER_BYTES) throw tooLong();
+        this.#header = pending;
+        return callback();
+      }
+      this.#header = undefined;
+      this.#cipher = this.#open(pending.subarray(0, end).toString('latin1'));
+      callback(null, this.#decipher(pending.subarray(end)));
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#cipher === undefined) {
+      return callback(new DecryptionError('V6_PROTO_MESSAGE_MALFORMED', "header format is invalid: expected three parts separated by '$'"));
+    }
+    try {
+      const tail = this.#quads.final();
+      callback(null, Buffer.concat([tail === undefined ? Buffer.alloc(0) : this.#cipher.update(tail), this.#cipher.final()]));
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  #decipher(text: Buffer): Buffer | undefined {
+    const decoded = this.#quads.update(text);
+    return decoded === undefined ? undefined : this.#cipher!.update(decoded);
+  }
+}
+
 /** Base64 of the input, emitted in whole 3-byte groups (`CryptorBase.encrypt_stream`). */
 export class Base64EncodeTransform extends Transform {
   #carry: Buffer = Buffer.alloc(0);
@@ -92,20 +146,34 @@ export class Base64EncodeTransform extends Transform {
 }
 
 /**
- * Python-lenient base64 decoding of the input in 4-byte groups counted from the stream start, the
- * last group padded with '=' (`CryptorBase.decrypt_stream`). Well-formed base64 decodes the same
- * however it is chunked; for malformed input upstream's result depends on its read size, ours on
- * the incoming chunk sizes.
+ * Python-lenient base64 decoding in 4-byte groups counted from the stream start, the last group
+ * padded with '=' (`CryptorBase.decrypt_stream`). Well-formed base64 decodes the same however it
+ * is chunked; for malformed input upstream's result depends on its read size, ours on the
+ * incoming chunk sizes. Throws what `b64decode` throws.
  */
-export class Base64DecodeTransform extends Transform {
+export class Base64Quads {
   #carry: Buffer = Buffer.alloc(0);
+
+  update(chunk: Buffer): Buffer | undefined {
+    const pending = joined(this.#carry, chunk);
+    const whole = pending.length - (pending.length % 4);
+    this.#carry = pending.subarray(whole);
+    return whole > 0 ? b64decode(pending.subarray(0, whole)) : undefined;
+  }
+
+  final(): Buffer | undefined {
+    if (this.#carry.length === 0) return undefined;
+    return b64decode(Buffer.concat([this.#carry, Buffer.from('='.repeat(4 - this.#carry.length))]));
+  }
+}
+
+/** `Base64Quads` as a stream (`CryptorBase.decrypt_stream`). */
+export class Base64DecodeTransform extends Transform {
+  readonly #quads = new Base64Quads();
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      const pending = joined(this.#carry, chunk);
-      const whole = pending.length - (pending.length % 4);
-      this.#carry = pending.subarray(whole);
-      callback(null, whole > 0 ? b64decode(pending.subarray(0, whole)) : undefined);
+      callback(null, this.#quads.update(chunk));
     } catch (error) {
       callback(error as Error);
     }
@@ -113,9 +181,7 @@ export class Base64DecodeTransform extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      if (this.#carry.length === 0) return callback();
-      const padded = Buffer.concat([this.#carry, Buffer.from('='.repeat(4 - this.#carry.length))]);
-      callback(null, b64decode(padded));
+      callback(null, this.#quads.final());
     } catch (error) {
       callback(error as Error);
     }

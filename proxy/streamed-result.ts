@@ -1,0 +1,289 @@
+/**
+ * `GET result/<id>` answered in constant memory (issue 13): the server's answer is spooled to a
+ * temporary file while a scanner finds the top-level `"result"` string; the result is then
+ * deciphered from the file as a stream into a second file, its plaintext checked as it passes
+ * (UTF-8, and Python JSON for upstream's UI fallback), and the answer written with the result as
+ * base64 of that file, sliced. Only the other fields of the run are parsed in memory.
+ *
+ * The answer is byte for byte what `decryptResult` and `writeJsonAnswer` give for the whole
+ * body (results.ts): the result as base64 of its plaintext, or as stored when it cannot be
+ * decrypted. Answers of another shape (no top-level result string, escapes in it or in a key,
+ * base64 that is not canonical, `blob_storage_used`, or plaintext that is not Python JSON and so
+ * goes through the UI's base64 fallback) are left to that whole-body path: `spooled.whole()`.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Cryptor } from '../agent/protocol/encryption.js';
+import { ProtocolError } from '../agent/protocol/errors.js';
+import { PythonJsonChecker } from '../agent/protocol/python-json-stream.js';
+import type { UndecryptedResult } from './results.js';
+
+/** Where the top-level `"result"` string of a JSON object lies in its bytes, if it is simple enough to stream. */
+export interface ResultSpan {
+  /** Offset of the opening quote and just past the closing one. */
+  readonly start: number;
+  readonly end: number;
+  /** Offsets of the value's '$' separators (at most three are kept). */
+  readonly dollars: readonly number[];
+  /** Whether the text after the last '$' (or the whole value) is canonical base64. */
+  readonly canonicalTail: boolean;
+}
+
+const enum Scan {
+  BeforeObject,
+  Outside, // inside the top-level object, outside strings
+  Str, // inside a string at depth > 1 or a top-level value string other than the result
+  StrEscape,
+  Key, // inside a top-level key
+  AfterKey, // after a top-level key, before ':'
+  BeforeValue, // after ':' of a top-level key
+  Result, // inside the result string
+  Done,
+  Unsupported,
+}
+
+const B64 = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64[c.charCodeAt(0)] = 1;
+const RESULT_KEY = Buffer.from('result');
+
+/**
+ * Finds the span of the top-level `"result"` string as bytes pass (pure state machine; the
+ * bytes themselves are not kept). `span()` is undefined for an answer that must take the whole path.
+ */
+export class ResultScanner {
+  #state = Scan.BeforeObject;
+  #offset = 0;
+  #depth = 0;
+  #key: number[] = [];
+  #keyIsResult = false;
+  #found: { start: number; end: number; dollars: number[]; segment: number; pads: number; badPad: boolean } | undefined;
+  #results = 0;
+
+  update(chunk: Uint8Array): void {
+    for (let i = 0; i < chunk.length; i++, this.#offset++) {
+      if (this.#state === Scan.Unsupported) return;
+      this.#byte(chunk[i]!);
+    }
+  }
+
+  span(): ResultSpan | undefined {
+    const found = this.#found;
+    if (this.#state !== Scan.Done || found === undefined || this.#results !== 1) return undefined;
+    return { start: found.start, end: found.end, dollars: found.dollars, canonicalTail: !found.badPad && found.pads <= 2 && found.segment % 4 === 0 };
+  }
+
+  #byte(c: number): void {
+    const s = this.#state;
+    if (s === Scan.Result) return this.#resultByte(c);
+    if (s === Scan.Str) {
+      if (c === 0x5c) this.#state = Scan.StrEscape;
+      else if (c === 0x22) this.#state = Scan.Outside;
+      return;
+    }
+    if (s === Scan.StrEscape) return void (this.#state = Scan.Str);
+    if (s === Scan.Key) {
+      if (c === 0x5c) return void (this.#state = Scan.Unsupported);
+      if (c === 0x22) {
+        this.#keyIsResult = RESULT_KEY.equals(Buffer.from(this.#key));
+        this.#state = Scan.AfterKey;
+      } else if (this.#key.length <= RESULT_KEY.length) this.#key.push(c);
+      return;
+    }
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) return;
+    switch (s) {
+      case Scan.BeforeObject:
+        this.#state = c === 0x7b ? Scan.Outside : Scan.Unsupported;
+        this.#depth = 1;
+        this.#expectKey = true;
+        return;
+      case Scan.AfterKey:
+        this.#state = c === 0x3a ? Scan.BeforeValue : Scan.Unsupported;
+        return;
+      case Scan.BeforeValue:
+        this.#expectKey = false;
+        if (this.#keyIsResult) {
+          this.#results++;
+          if (c === 0x22) {
+            this.#found = { start: this.#offset, end: -1, dollars: [], segment: 0, pads: 0, badPad: false };
+            return void (this.#state = Scan.Result);
+          }
+        }
+        this.#state = Scan.Outside;
+        return this.#outside(c);
+      case Scan.Outside:
+        return this.#outside(c);
+      case Scan.Done:
+        this.#state = Scan.Unsupported; // bytes after the object
+        return;
+    }
+  }
+
+  #expectKey = false;
+
+  #outside(c: number): void {
+    if (c === 0x22) {
+      if (this.#depth === 1 && this.#expectKey) {
+        this.#key = [];
+        this.#state = Scan.Key;
+      } else this.#state = Scan.Str;
+      return;
+    }
+    if (c === 0x7b || c === 0x5b) this.#depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (--this.#depth === 0) this.#state = Scan.Done;
+    } else if (c === 0x2c && this.#depth === 1) this.#expectKey = true;
+  }
+
+  #resultByte(c: number): void {
+    const found = this.#found!;
+    if (c === 0x22) {
+      found.end = this.#offset + 1;
+      this.#state = Scan.Outside;
+      return;
+    }
+    if (c === 0x24) {
+      if (found.dollars.length < 3) found.dollars.push(this.#offset);
+      found.segment = 0;
+      found.pads = 0;
+      found.badPad = false;
+    } else if (c === 0x3d) {
+      found.segment++;
+      found.pads++;
+    } else if (B64[c] === 1) {
+      found.segment++;
+      if (found.pads > 0) found.badPad = true;
+    } else {
+      this.#state = Scan.Unsupported; // escapes, whitespace, anything not base64
+    }
+  }
+}
+
+/** A server answer spooled to disk: stream its result, or read it whole. */
+export interface SpooledAnswer {
+  /** The body, read whole: for answers the streamed path does not take. */
+  whole(): Promise<Buffer>;
+  readonly bytes: number;
+  readonly span: ResultSpan | undefined;
+  readonly dir: string;
+  readonly file: string;
+  close(): Promise<void>;
+}
+
+/** Writes `body` to a temporary file, scanning it; `close()` removes it. */
+export async function spool(body: Readable, tmp = tmpdir()): Promise<SpooledAnswer> {
+  const dir = await mkdtemp(join(tmp, 'v6-proxy-result-'));
+  const file = join(dir, 'answer.json');
+  const scanner = new ResultScanner();
+  let bytes = 0;
+  try {
+    await pipeline(body, tap((chunk) => {
+      bytes += chunk.length;
+      scanner.update(chunk);
+    }), createWriteStream(file));
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { whole: () => readFile(file), bytes, span: scanner.span(), dir, file, close: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** What to write for a streamed result: JSON text around it, and its bytes as base64 or as stored. */
+export interface StreamedResult {
+  /** The run object with `result: null` (the other fields, parsed). */
+  readonly item: Record<string, unknown>;
+  /** The plaintext file to send as base64, or the stored value (quotes included) to send as it is. */
+  readonly payload: { readonly kind: 'base64'; readonly file: string; readonly length: number } | { readonly kind: 'raw'; readonly file: string; readonly start: number; readonly end: number };
+  readonly undecrypted: UndecryptedResult[];
+}
+
+/**
+ * Decrypts a spooled answer's result as a stream; undefined when the answer must take the whole
+ * path. Throws only what is not a decryption error.
+ */
+export async function decryptSpooled(spooled: SpooledAnswer, cryptor: Cryptor): Promise<StreamedResult | undefined> {
+  const span = spooled.span;
+  if (span === undefined || !span.canonicalTail) return undefined;
+  if (cryptor.encrypted ? span.dollars.length !== 2 : span.dollars.length !== 0) return undefined;
+  const item = await restOf(spooled.file, span, spooled.bytes);
+  if (item === undefined || item.blob_storage_used) return undefined;
+  const plaintext = join(spooled.dir, 'plaintext');
+  const checks = new PlaintextChecks(cryptor.encrypted);
+  try {
+    await pipeline(
+      span.end - span.start > 2 ? createReadStream(spooled.file, { start: span.start + 1, end: span.end - 2, highWaterMark: 256 * 1024 }) : Readable.from([]),
+      cryptor.decryptStrStream(),
+      tap((chunk) => checks.update(chunk)),
+      createWriteStream(plaintext),
+    );
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    return { item, payload: { kind: 'raw', file: spooled.file, start: span.start, end: span.end }, undecrypted: [{ id: item.id, code: error.code }] };
+  }
+  const verdict = checks.end();
+  if (verdict === 'not-utf8') return { item, payload: { kind: 'raw', file: spooled.file, start: span.start, end: span.end }, undecrypted: [{ id: item.id, code: 'V6_PROTO_PLAINTEXT_NOT_UTF8' }] };
+  if (verdict === 'not-json') return undefined; // the UI's base64 fallback: whole path
+  return { item, payload: { kind: 'base64', file: plaintext, length: (await stat(plaintext)).size }, undecrypted: [] };
+}
+
+/** The answer without its result value: the bytes before and after it, `null` between. */
+async function restOf(file: string, span: ResultSpan, size: number): Promise<Record<string, unknown> | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(span.start);
+    const tail = Buffer.alloc(size - span.end);
+    await handle.read(head, 0, head.length, 0);
+    await handle.read(tail, 0, tail.length, span.end);
+    const parsed: unknown = JSON.parse(Buffer.concat([head, Buffer.from('null'), tail]).toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `decryptStrToBytes`'s checks on the plaintext, as it passes. */
+class PlaintextChecks {
+  readonly #utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  readonly #json = new PythonJsonChecker();
+  #valid = true;
+
+  constructor(private readonly active: boolean) {}
+
+  update(chunk: Buffer): void {
+    if (!this.active || !this.#valid) return;
+    try {
+      this.#utf8.decode(chunk, { stream: true });
+    } catch {
+      this.#valid = false;
+      return;
+    }
+    this.#json.update(chunk);
+  }
+
+  end(): 'ok' | 'not-utf8' | 'not-json' {
+    if (!this.active) return 'ok';
+    if (this.#valid) {
+      try {
+        this.#utf8.decode();
+      } catch {
+        this.#valid = false;
+      }
+    }
+    if (!this.#valid) return 'not-utf8';
+    return this.#json.end() ? 'ok' : 'not-json';
+  }
+}
+
+function tap(see: (chunk: Buffer) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      see(chunk);
+      callback(null, chunk);
+    },
+  });
+}
