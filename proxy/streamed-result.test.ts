@@ -133,3 +133,27 @@ test('a large JSON result streams, and decrypts to its plaintext', async (t) => 
   t.true(Buffer.from((JSON.parse(answer.bytes.toString()) as { result: string }).result, 'base64').equals(plaintext));
   t.is(answer.bytes.toString(), (await whole(body, key1)).toString());
 });
+
+test('the plaintext checks agree with isUtf8 and isPythonJsonBytes however the plaintext is cut', async (t) => {
+  const { isUtf8 } = await import('node:buffer');
+  const { isPythonJsonBytes } = await import('../agent/protocol/python-json.js');
+  const { PlaintextChecks } = await import('./streamed-result.js');
+  const samples = [
+    Buffer.from('{"name": "Zoë Ångström €𝄞"}'),
+    Buffer.from('"€"'),
+    Buffer.from([0x22, 0xe2, 0x82, 0x22]), // a cut sequence inside a string
+    Buffer.from([0x22, 0xc3, 0x22]),
+    Buffer.from([0x22, 0xf0, 0x9d, 0x84, 0x9e, 0x22]),
+    Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), // a UTF-8 encoded surrogate
+    Buffer.from([0x22, 0xe2, 0x82]), // ends inside a sequence
+    Buffer.from('not json'),
+  ];
+  for (const sample of samples) {
+    const expected = !isUtf8(sample) ? 'not-utf8' : isPythonJsonBytes(sample) ? 'ok' : 'not-json';
+    for (const size of [1, 2, 3, 5]) {
+      const checks = new PlaintextChecks(true);
+      for (let i = 0; i < sample.length; i += size) checks.update(sample.subarray(i, i + size));
+      t.is(checks.end(), expected, `${sample.toString('hex')} in chunks of ${size}`);
+    }
+  }
+});

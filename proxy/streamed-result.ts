@@ -11,6 +11,7 @@
  * base64 that is not canonical, `blob_storage_used`, or plaintext that is not Python JSON and so
  * goes through the UI's base64 fallback) are left to that whole-body path: `spooled.whole()`.
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,9 +65,25 @@ export class ResultScanner {
   #results = 0;
 
   update(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; i++, this.#offset++) {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
       if (this.#state === Scan.Unsupported) return;
+      if (this.#state === Scan.Result) {
+        // The result's base64 runs, byte by byte in one tight loop: most of a large answer.
+        const from = i;
+        while (i < n && B64[chunk[i]!] === 1) i++;
+        if (i > from) {
+          const found = this.#found!;
+          found.segment += i - from;
+          if (found.pads > 0) found.badPad = true;
+          this.#offset += i - from;
+          continue;
+        }
+      }
       this.#byte(chunk[i]!);
+      i++;
+      this.#offset++;
     }
   }
 
@@ -246,19 +263,21 @@ async function restOf(file: string, span: ResultSpan, size: number): Promise<Rec
   }
 }
 
-/** `decryptStrToBytes`'s checks on the plaintext, as it passes. */
-class PlaintextChecks {
-  readonly #utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** `decryptStrToBytes`'s checks on the plaintext (UTF-8, then Python JSON), as it passes; exported for tests. */
+export class PlaintextChecks {
   readonly #json = new PythonJsonChecker();
+  /** The bytes of a UTF-8 sequence cut by the chunk's end (at most 3). */
+  #carry: Buffer = Buffer.alloc(0);
   #valid = true;
 
   constructor(private readonly active: boolean) {}
 
   update(chunk: Buffer): void {
     if (!this.active || !this.#valid) return;
-    try {
-      this.#utf8.decode(chunk, { stream: true });
-    } catch {
+    const pending = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk]);
+    const cut = incompleteTail(pending);
+    this.#carry = Buffer.from(pending.subarray(pending.length - cut));
+    if (!isUtf8(pending.subarray(0, pending.length - cut))) {
       this.#valid = false;
       return;
     }
@@ -267,16 +286,20 @@ class PlaintextChecks {
 
   end(): 'ok' | 'not-utf8' | 'not-json' {
     if (!this.active) return 'ok';
-    if (this.#valid) {
-      try {
-        this.#utf8.decode();
-      } catch {
-        this.#valid = false;
-      }
-    }
-    if (!this.#valid) return 'not-utf8';
+    if (!this.#valid || this.#carry.length > 0) return 'not-utf8';
     return this.#json.end() ? 'ok' : 'not-json';
   }
+}
+
+/** How many bytes at the end of `data` start a UTF-8 sequence that the bytes after it would complete (0 to 3). */
+function incompleteTail(data: Buffer): number {
+  for (let back = 1; back <= Math.min(3, data.length); back++) {
+    const c = data[data.length - back]!;
+    if ((c & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const needs = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return needs > back ? back : 0;
+  }
+  return 0;
 }
 
 function tap(see: (chunk: Buffer) => void): Transform {

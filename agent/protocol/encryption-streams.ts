@@ -158,7 +158,9 @@ export class Base64Quads {
     const pending = joined(this.#carry, chunk);
     const whole = pending.length - (pending.length % 4);
     this.#carry = pending.subarray(whole);
-    return whole > 0 ? b64decode(pending.subarray(0, whole)) : undefined;
+    // As text, b64decode takes the native decoder for canonical base64 (bytes above 0x7f are
+    // skipped either way, so latin1 changes nothing for the lenient rule).
+    return whole > 0 ? b64decode(pending.toString('latin1', 0, whole)) : undefined;
   }
 
   final(): Buffer | undefined {

@@ -51,7 +51,21 @@ export class PythonJsonChecker {
 
   /** Feeds the next bytes; cheap to call with any chunking. */
   update(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length && this.#state !== S.Invalid; i++) this.#byte(chunk[i]!);
+    const n = chunk.length;
+    let i = 0;
+    while (i < n && this.#state !== S.Invalid) {
+      // Runs of plain string bytes and of digits, in tight loops: most of a large document.
+      if (this.#state === S.String) {
+        let c = chunk[i]!;
+        while (c >= 0x20 && c !== QUOTE && c !== BACKSLASH && ++i < n) c = chunk[i]!;
+        if (i === n) return;
+      } else if (this.#state === S.Int || this.#state === S.Frac || this.#state === S.Exp) {
+        while (i < n && isDigit(chunk[i]!)) i++;
+        if (i === n) return;
+      }
+      this.#byte(chunk[i]!);
+      i++;
+    }
   }
 
   /** Whether all the bytes fed form one Python-JSON text. */
