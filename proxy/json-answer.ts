@@ -12,6 +12,8 @@ import type { StreamedResult } from './streamed-result.js';
 
 /** Plaintext bytes per written slice: a multiple of 3, so the slices' base64 joins up. */
 const SLICE_BYTES = 3 * 256 * 1024;
+/** Plaintext bytes per slice read from a file: 64 KiB of base64. */
+const STREAM_SLICE_BYTES = 3 * 16 * 1024;
 
 export async function writeJsonAnswer(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: unknown): Promise<void> {
   const marker = `v6-base64-${randomUUID()}`;
@@ -60,7 +62,8 @@ export async function writeStreamedAnswer(res: ServerResponse, status: number, h
   } else {
     if (!(await write(res, '"'))) return;
     let carry = Buffer.alloc(0);
-    for await (const chunk of createReadStream(payload.file, { highWaterMark: SLICE_BYTES }) as AsyncIterable<Buffer>) {
+    // Slices under V8's large-object size (128 KiB of base64), so their strings die young.
+    for await (const chunk of createReadStream(payload.file, { highWaterMark: STREAM_SLICE_BYTES }) as AsyncIterable<Buffer>) {
       const pending = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
       const whole = pending.length - (pending.length % 3);
       carry = Buffer.from(pending.subarray(whole));

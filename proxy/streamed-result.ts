@@ -231,7 +231,7 @@ export async function decryptSpooled(spooled: SpooledAnswer, cryptor: Cryptor): 
   const checks = new PlaintextChecks(cryptor.encrypted);
   try {
     await pipeline(
-      span.end - span.start > 2 ? createReadStream(spooled.file, { start: span.start + 1, end: span.end - 2, highWaterMark: 256 * 1024 }) : Readable.from([]),
+      span.end - span.start > 2 ? createReadStream(spooled.file, { start: span.start + 1, end: span.end - 2, highWaterMark: 64 * 1024 }) : Readable.from([]),
       cryptor.decryptStrStream(),
       tap((chunk) => checks.update(chunk)),
       createWriteStream(plaintext),

@@ -210,6 +210,12 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
     if (small.status !== 200 || patched.status !== 200) {
       print(`  50 MB result (string form): the dev server refused the PATCH (${patched.status}); not measured`);
     } else {
+      // The same answer straight from the dev server (in this process): the ceiling the harness sets.
+      const d0 = performance.now();
+      const directAnswer = await get(`${server.url}${server.apiPath}/result/${run!.id}`, token);
+      const directMbps = directAnswer.bytes / MB / ((performance.now() - d0) / 1000);
+      print(`  (a) the dev server alone serves that answer (${(directAnswer.bytes / MB).toFixed(1)} MB) at ${directMbps.toFixed(0)} MB/s: the harness's ceiling`);
+      figure('50 MB string-form result, dev server direct', directMbps, 'MB/s');
       const m = await measureFetch(stringProxy, `/result/${run!.id}`, token, 'body');
       const result = (JSON.parse(m.answer.body!.toString()) as { result?: unknown }).result;
       const decrypted = typeof result === 'string' && Buffer.from(result, 'base64').equals(json);
