@@ -40,28 +40,33 @@ export class HeaderThenCipherTransform extends Transform {
  */
 export class HeaderThenDecipherTransform extends Transform {
   readonly #open: (header: Buffer) => Cipheriv;
+  readonly #body: Base64Quads | undefined;
   #header: Buffer | undefined = Buffer.alloc(0);
   #cipher: Cipheriv | undefined;
 
-  constructor(open: (header: Buffer) => Cipheriv) {
+  /**
+   * With `body`, the bytes after the header are base64 decoded (in 4-byte groups) before they are
+   * deciphered: the string form (`b64(sealed key)$b64(iv)$b64(ciphertext)`), as
+   * `decrypt_str_to_bytes` reads it, when its ciphertext is canonical base64.
+   */
+  constructor(open: (header: Buffer) => Cipheriv, body?: Base64Quads) {
     super();
     this.#open = open;
+    this.#body = body;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      if (this.#cipher !== undefined) return callback(null, this.#cipher.update(chunk));
+      if (this.#cipher !== undefined) return callback(null, this.#decipher(chunk));
       const pending = joined(this.#header ?? Buffer.alloc(0), chunk);
-      const end = headerLength(pending);
-      if (end < 0) {
-        if (pending.length > MAX_HEADER_BYTES) throw tooLong();
+      const split = splitHeader(pending);
+      if (split === undefined) {
         this.#header = pending;
         return callback();
       }
-      if (end > MAX_HEADER_BYTES) throw tooLong();
       this.#header = undefined;
-      this.#cipher = this.#open(pending.subarray(0, end));
-      callback(null, this.#cipher.update(pending.subarray(end)));
+      this.#cipher = this.#open(split.header);
+      callback(null, this.#decipher(split.rest));
     } catch (error) {
       callback(error as Error);
     }
@@ -71,61 +76,17 @@ export class HeaderThenDecipherTransform extends Transform {
     if (this.#cipher === undefined) {
       return callback(new DecryptionError('V6_PROTO_MESSAGE_MALFORMED', 'stream ended before the header was fully read'));
     }
-    callback(null, this.#cipher.final());
-  }
-}
-
-/**
- * The string form (`b64(sealed key)$b64(iv)$b64(ciphertext)`) deciphered as it arrives: the
- * header up to the second '$' goes to `open`, the rest is base64-decoded in 4-byte groups and
- * deciphered (`decrypt_str_to_bytes` before its UI fallback, which needs the whole plaintext and
- * is the caller's). Decodes as `b64decode` of the whole ciphertext does when that is canonical
- * base64; callers stream only such messages.
- */
-export class StrMessageDecipherTransform extends Transform {
-  readonly #open: (header: string) => Cipheriv;
-  #header: Buffer | undefined = Buffer.alloc(0);
-  #cipher: Cipheriv | undefined;
-  readonly #quads = new Base64Quads();
-
-  constructor(open: (header: string) => Cipheriv) {
-    super();
-    this.#open = open;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      if (this.#cipher !== undefined) return callback(null, this.#decipher(chunk));
-      const pending = joined(this.#header ?? Buffer.alloc(0), chunk);
-      const end = headerLength(pending);
-      if (end < 0) {
-        if (pending.length > MAX_HEADER_BYTES) throw tooLong();
-        this.#header = pending;
-        return callback();
-      }
-      this.#header = undefined;
-      this.#cipher = this.#open(pending.subarray(0, end).toString('latin1'));
-      callback(null, this.#decipher(pending.subarray(end)));
+      const tail = this.#body?.final();
+      callback(null, tail === undefined ? this.#cipher.final() : Buffer.concat([this.#cipher.update(tail), this.#cipher.final()]));
     } catch (error) {
       callback(error as Error);
     }
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.#cipher === undefined) {
-      return callback(new DecryptionError('V6_PROTO_MESSAGE_MALFORMED', "header format is invalid: expected three parts separated by '$'"));
-    }
-    try {
-      const tail = this.#quads.final();
-      callback(null, Buffer.concat([tail === undefined ? Buffer.alloc(0) : this.#cipher.update(tail), this.#cipher.final()]));
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  #decipher(text: Buffer): Buffer | undefined {
-    const decoded = this.#quads.update(text);
-    return decoded === undefined ? undefined : this.#cipher!.update(decoded);
+  #decipher(bytes: Buffer): Buffer | undefined {
+    const data = this.#body === undefined ? bytes : this.#body.update(bytes);
+    return data === undefined ? undefined : this.#cipher!.update(data);
   }
 }
 
@@ -193,6 +154,17 @@ export class Base64DecodeTransform extends Transform {
 /** `carry` + `chunk`, without copying `chunk` when nothing is carried. */
 function joined(carry: Buffer, chunk: Buffer): Buffer {
   return carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+}
+
+/** The header (up to the second '$') and the bytes after it, once `pending` holds a whole header; a header past MAX_HEADER_BYTES throws. */
+function splitHeader(pending: Buffer): { header: Buffer; rest: Buffer } | undefined {
+  const end = headerLength(pending);
+  if (end < 0) {
+    if (pending.length > MAX_HEADER_BYTES) throw tooLong();
+    return undefined;
+  }
+  if (end > MAX_HEADER_BYTES) throw tooLong();
+  return { header: pending.subarray(0, end), rest: pending.subarray(end) };
 }
 
 function tooLong(): DecryptionError {

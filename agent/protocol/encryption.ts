@@ -16,8 +16,8 @@ import {
   Base64DecodeTransform,
   Base64EncodeTransform,
   HeaderThenCipherTransform,
+  Base64Quads,
   HeaderThenDecipherTransform,
-  StrMessageDecipherTransform,
 } from './encryption-streams.js';
 import { headerLength, openSharedKey, sealNewSharedKey, splitMessage, type SharedKeyHandling } from './hybrid.js';
 import { loadPrivateKey, loadPublicKeyString } from './keys.js';
@@ -123,10 +123,7 @@ export class RsaCryptor implements Cryptor {
   }
 
   decryptStrStream(): Transform {
-    return new StrMessageDecipherTransform((header) => {
-      const [sealedKeyB64, ivB64] = splitMessage(header);
-      return openSharedKey(this.#privateKey, sealedKeyB64, ivB64, 'checked');
-    });
+    return new HeaderThenDecipherTransform((header) => this.#openHeader(header, 'checked'), new Base64Quads());
   }
 
   #openHeader(header: Buffer, handling: SharedKeyHandling) {

@@ -4,6 +4,7 @@
  * byte-level pushdown automaton, so a result of any size is checked in constant memory (the
  * nesting stack aside). UTF-8 validity is checked apart, as for `isPythonJsonBytes`.
  */
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, ESCAPED, isDigit, isHex, LITERALS, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './python-json.js';
 
 const enum S {
   Value, // a value must start (whitespace first)
@@ -27,18 +28,8 @@ const enum S {
   Invalid,
 }
 
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const ESCAPED = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
-const LITERALS = ['true', 'false', 'null', 'NaN', 'Infinity', '-Infinity'].map((l) => Buffer.from(l));
-
+const MINUS_INFINITY = LITERALS.find((l) => l[0] === 0x2d)!;
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-const isHex = (c: number): boolean => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
 export class PythonJsonChecker {
   #state = S.Value;
@@ -116,7 +107,7 @@ export class PythonJsonChecker {
         if (c === 0x30) this.#state = S.Zero;
         else if (isDigit(c)) this.#state = S.Int;
         else if (c === 0x49) {
-          this.#literal = LITERALS[5]!;
+          this.#literal = MINUS_INFINITY;
           this.#at = 2;
           this.#state = S.Literal;
         } else this.#state = S.Invalid;
