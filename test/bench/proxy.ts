@@ -200,6 +200,24 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
     print(`  added latency p50 ${added50.toFixed(3)} ms (target 1 ms: ${added50.toFixed(2)}x), p99 ${added99.toFixed(3)} ms`);
     await proxy.close();
 
+    // Ten algorithms at once: each of 10 clients does 200 GET /task/<id> and one GET /result/<id>
+    // of a 1 MB string-form result, all together, in a fresh proxy; its peak RSS (VmHWM).
+    const tenProxy = await started();
+    await api(server, 'PATCH', `run/${run!.id}`, nodeJwt, { result: cryptor.encryptBytesToStr(jsonRecords(MB), alpha.public_key_str) });
+    await get(`${tenProxy.url}/task/${task.id}`, token);
+    await tenProxy.resetPeak().catch(() => undefined);
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        for (let i = 0; i < 200; i++) await get(`${tenProxy.url}/task/${task.id}`, token);
+        const answer = await get(`${tenProxy.url}/result/${run!.id}`, token);
+        if (answer.status !== 200 && answer.status !== 503) throw new Error(`GET /result answered ${answer.status}`);
+      }),
+    );
+    const tenPeak = await tenProxy.peakMb();
+    print(`proxy: 10 algorithms at once (200 small GETs and one 1 MB result each): peak RSS ${tenPeak.toFixed(0)} MB (target 100 MB)`);
+    figure('proxy peak RSS, 10 algorithms at once', tenPeak, 'MB', { value: 100, better: 'lower' });
+    await tenProxy.close();
+
     // (a) String form: the run's result, 50 MB of JSON encrypted for organization 1; the proxy
     // answers with the result as base64 of the plaintext.
     const json = jsonRecords(SIZE);
@@ -243,6 +261,23 @@ export async function benchProxy(print: (l: string) => void = console.log): Prom
     figure('50 MB blob-form result: proxy RSS growth', m.growthMb, 'MB', { value: 32, better: 'lower' });
     figure('50 MB blob-form result: plaintext throughput', mbps, 'MB/s', { value: 300, better: 'higher' });
     await blobProxy.close();
+
+    // (c) A large blob (V6_BENCH_LARGE_MB, default 500; 0 skips it): the same memory bound.
+    const largeMb = Number(process.env.V6_BENCH_LARGE_MB ?? 500);
+    if (largeMb > 0) {
+      let large: Buffer | undefined = randomBytes(largeMb * MB);
+      const largeHash = createHash('sha256').update(large).digest('hex');
+      const largeUuid = server.state.storeBlob(cryptor.encryptBlob(large, alpha.public_key_str));
+      large = undefined;
+      const largeProxy = await started();
+      await get(`${largeProxy.url}/blobstream/${warmUuid}`, token);
+      const l = await measureFetch(largeProxy, `/blobstream/${largeUuid}`, token, 'sha256');
+      const ok = l.answer.sha256 === largeHash;
+      const largeMbps = largeMb / (l.ms / 1000);
+      print(`  (c) blob form, ${largeMb} MB: ${l.answer.status}${ok ? '' : ' NOT DECRYPTED'} in ${l.ms.toFixed(0)} ms = ${largeMbps.toFixed(0)} MB/s, proxy RSS growth ${l.growthMb.toFixed(0)} MB (target < 32 MB)`);
+      figure(`${largeMb} MB blob-form result: proxy RSS growth`, ok ? l.growthMb : NaN, 'MB', { value: 32, better: 'lower' });
+      await largeProxy.close();
+    }
 
     // AES-256-CTR: the module's stream cipher path (Node crypto) vs openssl enc on the same 256 MB.
     const data = randomBytes(256 * MB);
