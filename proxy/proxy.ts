@@ -235,13 +235,13 @@ class ProxyHandler {
       if (response.statusCode < 200 || response.statusCode >= 300) return relay(res, await this.#parts.upstream.collect(response, call));
       let spooled: SpooledAnswer;
       try {
-        spooled = await spool(response.body);
+        spooled = await spool(response.body, this.#parts.cryptor);
       } catch (error) {
         response.body.destroy();
         throw error instanceof ProxyError ? error : connectionError(error);
       }
       try {
-        const streamed = await decryptSpooled(spooled, this.#parts.cryptor);
+        const streamed = await decryptSpooled(spooled, this.#parts.cryptor.encrypted);
         if (streamed === undefined) {
           call.hold.add(spooled.bytes);
           const answer = { status: response.statusCode, headers: response.headers, body: await spooled.whole() };

@@ -53,9 +53,9 @@ function whole(body: Buffer, cryptor: Cryptor): Promise<Buffer> {
 async function streamed(body: Buffer, cryptor: Cryptor, chunk = 7): Promise<{ bytes: Buffer; streamed: boolean; codes: string[] }> {
   const chunks = [];
   for (let i = 0; i < body.length; i += chunk) chunks.push(body.subarray(i, i + chunk));
-  const spooled = await spool(Readable.from(chunks));
+  const spooled = await spool(Readable.from(chunks), cryptor);
   try {
-    const result = await decryptSpooled(spooled, cryptor);
+    const result = await decryptSpooled(spooled, cryptor.encrypted);
     if (result === undefined) return { bytes: await whole(await spooled.whole(), cryptor), streamed: false, codes: [] };
     return { bytes: await written((res) => writeStreamedAnswer(res, 200, {}, result)), streamed: true, codes: result.undecrypted.map((u) => u.code) };
   } finally {

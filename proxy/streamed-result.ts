@@ -12,11 +12,11 @@
  * goes through the UI's base64 fallback) are left to that whole-body path: `spooled.whole()`.
  */
 import { isUtf8 } from 'node:buffer';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Cryptor } from '../agent/protocol/encryption.js';
 import { ProtocolError } from '../agent/protocol/errors.js';
@@ -64,9 +64,14 @@ export class ResultScanner {
   #found: { start: number; end: number; dollars: number[]; segment: number; pads: number; badPad: boolean } | undefined;
   #results = 0;
 
-  update(chunk: Uint8Array): void {
+  /**
+   * Scans the next bytes; with `value`, hands it each run of the chunk that lies inside the
+   * result string (quotes excluded), in order, as subarrays of `chunk`.
+   */
+  update(chunk: Uint8Array, value?: (bytes: Uint8Array) => void): void {
     const n = chunk.length;
     let i = 0;
+    let from = this.#state === Scan.Result ? 0 : -1;
     while (i < n) {
       if (this.#state === Scan.Unsupported) return;
       if (this.#state === Scan.Result) {
@@ -81,10 +86,17 @@ export class ResultScanner {
           continue;
         }
       }
+      const before = this.#state;
       this.#byte(chunk[i]!);
+      if (before !== Scan.Result && this.#state === Scan.Result) from = i + 1;
+      else if (before === Scan.Result && this.#state !== Scan.Result) {
+        if (this.#state === Scan.Outside && i > from) value?.(chunk.subarray(from, i));
+        from = -1;
+      }
       i++;
       this.#offset++;
     }
+    if (this.#state === Scan.Result && from >= 0 && from < n) value?.(chunk.subarray(from, n));
   }
 
   span(): ResultSpan | undefined {
@@ -179,7 +191,7 @@ export class ResultScanner {
   }
 }
 
-/** A server answer spooled to disk: stream its result, or read it whole. */
+/** A server answer spooled to disk, its result deciphered on the way: stream it, or read the answer whole. */
 export interface SpooledAnswer {
   /** The body, read whole: for answers the streamed path does not take. */
   whole(): Promise<Buffer>;
@@ -187,25 +199,64 @@ export interface SpooledAnswer {
   readonly span: ResultSpan | undefined;
   readonly dir: string;
   readonly file: string;
+  /** The deciphered result (`plaintext` in `dir`): how it ended, and its checks. */
+  readonly decryption: { readonly error: unknown; readonly checks: PlaintextChecks; readonly file: string };
   close(): Promise<void>;
 }
 
-/** Writes `body` to a temporary file, scanning it; `close()` removes it. */
-export async function spool(body: Readable, tmp = tmpdir()): Promise<SpooledAnswer> {
+/**
+ * Writes `body` to a temporary file, scanning it, and deciphers the result string with `cryptor`
+ * as it passes (into a second file), so receiving and decrypting overlap; `close()` removes both.
+ * Whether the deciphered result is used is for `decryptSpooled` to say, once the whole answer is seen.
+ */
+export async function spool(body: Readable, cryptor: Cryptor, tmp = tmpdir()): Promise<SpooledAnswer> {
   const dir = await mkdtemp(join(tmp, 'v6-proxy-result-'));
   const file = join(dir, 'answer.json');
+  const plaintext = join(dir, 'plaintext');
   const scanner = new ResultScanner();
+  const checks = new PlaintextChecks(cryptor.encrypted);
+  const input = new PassThrough({ highWaterMark: 64 * 1024 });
+  const deciphered = pipeline(input, cryptor.decryptStrStream(), tap((chunk) => checks.update(chunk)), createWriteStream(plaintext)).then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('decryption failed'),
+  );
   let bytes = 0;
+  const feed = async (segments: Uint8Array[]): Promise<void> => {
+    for (const segment of segments) {
+      if (input.destroyed) return;
+      if (!input.write(segment)) await new Promise<void>((resolve) => {
+        const done = (): void => {
+          input.off('drain', done);
+          input.off('close', done);
+          resolve();
+        };
+        input.once('drain', done);
+        input.once('close', done);
+      });
+    }
+  };
   try {
-    await pipeline(body, tap((chunk) => {
-      bytes += chunk.length;
-      scanner.update(chunk);
-    }), createWriteStream(file));
+    await pipeline(
+      body,
+      new Transform({
+        transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+          bytes += chunk.length;
+          const segments: Uint8Array[] = [];
+          scanner.update(chunk, (segment) => segments.push(segment));
+          feed(segments).then(() => callback(null, chunk), callback);
+        },
+      }),
+      createWriteStream(file),
+    );
   } catch (error) {
+    input.destroy();
+    await deciphered;
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  return { whole: () => readFile(file), bytes, span: scanner.span(), dir, file, close: () => rm(dir, { recursive: true, force: true }) };
+  input.end();
+  const error = await deciphered;
+  return { whole: () => readFile(file), bytes, span: scanner.span(), dir, file, decryption: { error, checks, file: plaintext }, close: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** What to write for a streamed result: JSON text around it, and its bytes as base64 or as stored. */
@@ -218,32 +269,26 @@ export interface StreamedResult {
 }
 
 /**
- * Decrypts a spooled answer's result as a stream; undefined when the answer must take the whole
- * path. Throws only what is not a decryption error.
+ * The streamed answer of a spooled run, its result deciphered (or passed on as stored when it
+ * cannot be); undefined when the answer must take the whole path. `encrypted` is the cryptor's.
+ * Throws only what is not a decryption error.
  */
-export async function decryptSpooled(spooled: SpooledAnswer, cryptor: Cryptor): Promise<StreamedResult | undefined> {
+export async function decryptSpooled(spooled: SpooledAnswer, encrypted: boolean): Promise<StreamedResult | undefined> {
   const span = spooled.span;
   if (span === undefined || !span.canonicalTail) return undefined;
-  if (cryptor.encrypted ? span.dollars.length !== 2 : span.dollars.length !== 0) return undefined;
+  if (encrypted ? span.dollars.length !== 2 : span.dollars.length !== 0) return undefined;
   const item = await restOf(spooled.file, span, spooled.bytes);
   if (item === undefined || item.blob_storage_used) return undefined;
-  const plaintext = join(spooled.dir, 'plaintext');
-  const checks = new PlaintextChecks(cryptor.encrypted);
-  try {
-    await pipeline(
-      span.end - span.start > 2 ? createReadStream(spooled.file, { start: span.start + 1, end: span.end - 2, highWaterMark: 64 * 1024 }) : Readable.from([]),
-      cryptor.decryptStrStream(),
-      tap((chunk) => checks.update(chunk)),
-      createWriteStream(plaintext),
-    );
-  } catch (error) {
+  const { error, checks, file } = spooled.decryption;
+  const stored = { kind: 'raw', file: spooled.file, start: span.start, end: span.end } as const;
+  if (error !== undefined) {
     if (!(error instanceof ProtocolError)) throw error;
-    return { item, payload: { kind: 'raw', file: spooled.file, start: span.start, end: span.end }, undecrypted: [{ id: item.id, code: error.code }] };
+    return { item, payload: stored, undecrypted: [{ id: item.id, code: error.code }] };
   }
   const verdict = checks.end();
-  if (verdict === 'not-utf8') return { item, payload: { kind: 'raw', file: spooled.file, start: span.start, end: span.end }, undecrypted: [{ id: item.id, code: 'V6_PROTO_PLAINTEXT_NOT_UTF8' }] };
+  if (verdict === 'not-utf8') return { item, payload: stored, undecrypted: [{ id: item.id, code: 'V6_PROTO_PLAINTEXT_NOT_UTF8' }] };
   if (verdict === 'not-json') return undefined; // the UI's base64 fallback: whole path
-  return { item, payload: { kind: 'base64', file: plaintext, length: (await stat(plaintext)).size }, undecrypted: [] };
+  return { item, payload: { kind: 'base64', file, length: (await stat(file)).size }, undecrypted: [] };
 }
 
 /** The answer without its result value: the bytes before and after it, `null` between. */
