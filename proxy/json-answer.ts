@@ -80,14 +80,19 @@ export async function writeStreamedAnswer(res: ServerResponse, status: number, h
 async function write(res: ServerResponse, chunk: Buffer | string): Promise<boolean> {
   if (res.destroyed) return false;
   if (typeof chunk === 'string' ? res.write(chunk, 'latin1') : res.write(chunk)) return true;
-  await new Promise<void>((resolve) => {
+  await drainedOrClosed(res);
+  return !res.destroyed;
+}
+
+/** Resolves on the stream's next 'drain' or its 'close', whichever comes first. */
+export function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
     const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
+      stream.off('drain', done);
+      stream.off('close', done);
       resolve();
     };
-    res.once('drain', done);
-    res.once('close', done);
+    stream.once('drain', done);
+    stream.once('close', done);
   });
-  return !res.destroyed;
 }

@@ -21,6 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Cryptor } from '../agent/protocol/encryption.js';
 import { ProtocolError } from '../agent/protocol/errors.js';
 import { PythonJsonChecker } from '../agent/protocol/python-json-stream.js';
+import { drainedOrClosed } from './json-answer.js';
 import type { UndecryptedResult } from './results.js';
 
 /** Where the top-level `"result"` string of a JSON object lies in its bytes, if it is simple enough to stream. */
@@ -224,15 +225,7 @@ export async function spool(body: Readable, cryptor: Cryptor, tmp = tmpdir()): P
   const feed = async (segments: Uint8Array[]): Promise<void> => {
     for (const segment of segments) {
       if (input.destroyed) return;
-      if (!input.write(segment)) await new Promise<void>((resolve) => {
-        const done = (): void => {
-          input.off('drain', done);
-          input.off('close', done);
-          resolve();
-        };
-        input.once('drain', done);
-        input.once('close', done);
-      });
+      if (!input.write(segment)) await drainedOrClosed(input);
     }
   };
   try {
