@@ -24,6 +24,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # --- runtime ------------------------------------------------------------------------------------
 FROM node:24-slim
 ENV NODE_ENV=production
+# A 2 MiB young generation instead of V8's 16 MiB default: 12-15 MB less RSS per process at rest
+# (measured; README Performance). The chart sets NODE_OPTIONS per container, old space included.
+ENV NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist

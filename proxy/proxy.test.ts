@@ -368,10 +368,22 @@ test('when the live tokens cannot be read, the algorithm gets 503', async (t) =>
 test('an answer larger than the bytes the proxy may hold gets 503 with Retry-After; smaller ones go on', async (t) => {
   const { server, proxy, parent } = await setup(t, { proxy: { max_bytes_in_flight: 64 * 1024 } });
   await patchResult(server, 1, parent.runId, Buffer.alloc(64 * 1024, 'r').toString('base64'));
-  const response = await fetch(`${proxy.url}/result/${parent.runId}`, { headers: { authorization: `Bearer ${parent.token}` } });
+  // A page of results is decrypted whole, so it counts against the bytes in flight.
+  const response = await fetch(`${proxy.url}/result?task_id=${parent.taskId}`, { headers: { authorization: `Bearer ${parent.token}` } });
   t.is(response.status, 503);
   t.is(response.headers.get('retry-after'), '5');
   t.regex(((await response.json()) as { msg: string }).msg, /busy .*bytes in flight/);
   const passed = await call(proxy, 'GET', `/task/${parent.taskId}`, parent.token);
   t.is(passed.status, 200, 'the bytes of the refused answer were given back');
+});
+
+test('one result larger than the bytes the proxy may hold streams through: it costs disk, not memory', async (t) => {
+  const { server, proxy, parent } = await setup(t, { proxy: { max_bytes_in_flight: 64 * 1024 } });
+  const plaintext = Buffer.alloc(512 * 1024, 'r');
+  await patchResult(server, 1, parent.runId, plaintext.toString('base64'));
+  const response = await fetch(`${proxy.url}/result/${parent.runId}`, { headers: { authorization: `Bearer ${parent.token}` } });
+  t.is(response.status, 200);
+  const body = (await response.json()) as { id: number; result: string };
+  t.is(body.id, parent.runId);
+  t.true(Buffer.from(body.result, 'base64').equals(plaintext));
 });

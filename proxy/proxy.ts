@@ -18,10 +18,11 @@ import { decodeJwtClaims } from '../agent/server/jwt.js';
 import type { LiveTokens } from '../queue/live-tokens.js';
 import { checkDeclaredLength, limitedStream, parseJsonObject, readBody } from './body.js';
 import { ProxyBounds, type BytesHold } from './bounds.js';
-import { ProxyError } from './errors.js';
+import { connectionError, ProxyError } from './errors.js';
 import { responseHeaders } from './headers.js';
 import { passThrough } from './pass-through.js';
-import { writeJsonAnswer } from './json-answer.js';
+import { writeJsonAnswer, writeStreamedAnswer } from './json-answer.js';
+import { decryptSpooled, spool, type SpooledAnswer } from './streamed-result.js';
 import { decryptResultLazy, decryptResultPageLazy, type UndecryptedResult } from './results.js';
 import { DEFAULT_RETRY_POLICY, type RetryClock, type RetryPolicy } from './retry.js';
 import { resolveRequest, type ResolvedRequest } from './routes.js';
@@ -173,7 +174,7 @@ class ProxyHandler {
       case 'results':
         return this.#results(resolved.upstream, call, res, (page) => decryptResultPageLazy(page, this.#parts.cryptor));
       case 'result':
-        return this.#results(resolved.upstream, call, res, (item) => decryptResultLazy(item, this.#parts.cryptor));
+        return this.#result(resolved.upstream, call, res);
       case 'blob-download':
         return this.#downloadBlob(resolved.upstream, call.token, res);
       case 'blob-upload':
@@ -205,7 +206,7 @@ class ProxyHandler {
     return relay(res, answer);
   }
 
-  /** String-form results: the whole answer is parsed and decrypted in memory, so only so many at once. */
+  /** A page of string-form results: the whole answer is parsed and decrypted in memory, so only so many at once. */
   async #results(
     url: URL,
     call: Call,
@@ -216,14 +217,62 @@ class ProxyHandler {
     try {
       const answer = await this.#parts.upstream.fetch('GET', url, call);
       if (answer.status < 200 || answer.status >= 300) return relay(res, answer);
-      const { body, undecrypted } = decrypt(parseObject(answer, url));
-      for (const { id, code } of undecrypted) {
-        this.#parts.logger.warn({ resultId: id, code }, 'Result could not be decrypted; passing it on as stored');
-      }
-      await writeJsonAnswer(res, answer.status, responseHeaders(answer.headers, true), body);
-      return answer.status;
+      return await this.#answerDecrypted(answer, url, res, decrypt);
     } finally {
       release();
+    }
+  }
+
+  /**
+   * One string-form result (`GET result/<id>`), decrypted as it streams through temporary files
+   * (streamed-result.ts), so its size costs disk, not memory; an answer of another shape is
+   * decrypted whole, its bytes counted against the bytes in flight.
+   */
+  async #result(url: URL, call: Call, res: ServerResponse): Promise<number> {
+    const release = this.#parts.bounds.decryption();
+    try {
+      const response = await this.#parts.upstream.open('GET', url, call);
+      if (response.statusCode < 200 || response.statusCode >= 300) return relay(res, await this.#parts.upstream.collect(response, call));
+      let spooled: SpooledAnswer;
+      try {
+        spooled = await spool(response.body, this.#parts.cryptor);
+      } catch (error) {
+        response.body.destroy();
+        throw error instanceof ProxyError ? error : connectionError(error);
+      }
+      try {
+        const streamed = await decryptSpooled(spooled, this.#parts.cryptor.encrypted);
+        if (streamed === undefined) {
+          call.hold.add(spooled.bytes);
+          const answer = { status: response.statusCode, headers: response.headers, body: await spooled.whole() };
+          return await this.#answerDecrypted(answer, url, res, (item) => decryptResultLazy(item, this.#parts.cryptor));
+        }
+        this.#logUndecrypted(streamed.undecrypted);
+        await writeStreamedAnswer(res, response.statusCode, responseHeaders(response.headers, true), streamed);
+        return response.statusCode;
+      } finally {
+        await spooled.close();
+      }
+    } finally {
+      release();
+    }
+  }
+
+  async #answerDecrypted(
+    answer: UpstreamAnswer,
+    url: URL,
+    res: ServerResponse,
+    decrypt: (body: Record<string, unknown>) => { body: Record<string, unknown>; undecrypted: UndecryptedResult[] },
+  ): Promise<number> {
+    const { body, undecrypted } = decrypt(parseObject(answer, url));
+    this.#logUndecrypted(undecrypted);
+    await writeJsonAnswer(res, answer.status, responseHeaders(answer.headers, true), body);
+    return answer.status;
+  }
+
+  #logUndecrypted(undecrypted: readonly UndecryptedResult[]): void {
+    for (const { id, code } of undecrypted) {
+      this.#parts.logger.warn({ resultId: id, code }, 'Result could not be decrypted; passing it on as stored');
     }
   }
 

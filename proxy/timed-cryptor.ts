@@ -57,5 +57,6 @@ export function timedCryptor(inner: Cryptor, report: CryptoTimer): Cryptor {
     decryptBlob: (blob) => timed('decrypt', report, () => inner.decryptBlob(blob)),
     encryptStream: (key) => timedStream('encrypt', report, inner.encryptStream(key)),
     decryptStream: (options?: DecryptStreamOptions) => timedStream('decrypt', report, inner.decryptStream(options)),
+    decryptStrStream: () => timedStream('decrypt', report, inner.decryptStrStream()),
   };
 }

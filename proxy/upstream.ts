@@ -108,7 +108,11 @@ export class Upstream {
    * (the declared length at once): an answer that does not fit is dropped with `V6_PROXY_BUSY`.
    */
   async fetch(method: string, url: URL, call: CallOptions): Promise<UpstreamAnswer> {
-    const response = await this.open(method, url, call);
+    return this.collect(await this.open(method, url, call), call);
+  }
+
+  /** The whole of an opened answer, counted against `call.hold` as `fetch` does. */
+  async collect(response: Dispatcher.ResponseData, call: Pick<CallOptions, 'hold'>): Promise<UpstreamAnswer> {
     const chunks: Buffer[] = [];
     let length = 0;
     try {

@@ -100,7 +100,9 @@ export class RunQueues {
       defaultJobOptions: {
         attempts: ATTEMPTS,
         backoff: { type: 'capped-exponential' },
-        removeOnComplete: { age: 7 * 86_400 },
+        // Finished launches and reports are kept a day, at most 5,000 of each (issue 13: a busy
+        // node kept every run of a week in Redis); a failed one stays until it is retried.
+        removeOnComplete: { age: 86_400, count: 5_000 },
         removeOnFail: false,
       },
     };

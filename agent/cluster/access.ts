@@ -7,7 +7,7 @@
  */
 import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { apiMessage, apiStatus } from './api-errors.js';
-import { within } from './reachability.js';
+import { within } from '../within.js';
 
 /** One permission: a verb on a resource (group '' is the core group) in the agent's namespace. */
 export interface Permission {

@@ -1,15 +1,18 @@
 import {
   BatchV1Api,
   CoreV1Api,
-  makeInformer,
+  ListWatch,
+  Watch,
   type Informer,
   type KubeConfig,
+  type KubernetesListObject,
   type KubernetesObject,
   type ObjectCache,
   type V1Job,
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { cachedJob, cachedPod } from '../kube/cached-objects.js';
 import { LabelKey, runIdOf } from '../kube/names.js';
 
 export interface RunInformerOptions {
@@ -45,18 +48,10 @@ export class RunInformer {
     const { kubeConfig, namespace, labelSelector } = options;
     const batch = kubeConfig.makeApiClient(BatchV1Api);
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    this.jobs = makeInformer<V1Job>(
-      kubeConfig,
-      `/apis/batch/v1/namespaces/${namespace}/jobs`,
-      () => batch.listNamespacedJob({ namespace, labelSelector }),
-      labelSelector,
-    );
-    this.pods = makeInformer<V1Pod>(
-      kubeConfig,
-      `/api/v1/namespaces/${namespace}/pods`,
-      () => core.listNamespacedPod({ namespace, labelSelector }),
-      labelSelector,
-    );
+    // The caches hold stripped objects (cached-objects.ts): a listed or watched object is
+    // replaced by what the agent reads of it before the informer stores it.
+    this.jobs = strippedInformer(kubeConfig, `/apis/batch/v1/namespaces/${namespace}/jobs`, () => batch.listNamespacedJob({ namespace, labelSelector }), labelSelector, cachedJob);
+    this.pods = strippedInformer(kubeConfig, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector, cachedPod);
     this.wire(this.jobs, 'Job');
     this.wire(this.pods, 'Pod');
   }
@@ -119,5 +114,40 @@ export class RunInformer {
       });
     }, this.restartDelayMs);
     this.timers.add(timer);
+  }
+}
+
+/** client-node's `makeInformer`, with every listed and watched object passed through `strip` first. */
+function strippedInformer<T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  labelSelector: string,
+  strip: (object: T) => T,
+): Watched<T> {
+  const watch = new StrippingWatch(kubeConfig, strip as (object: unknown) => unknown);
+  const listStripped = async (): Promise<KubernetesListObject<T>> => {
+    const answer = await list();
+    return { ...answer, items: answer.items.map(strip) };
+  };
+  return new ListWatch<T>(path, watch, listStripped, false, labelSelector);
+}
+
+/** A `Watch` whose ADDED/MODIFIED/DELETED objects are stripped before the informer sees them (ERROR and BOOKMARK pass as they are). */
+class StrippingWatch extends Watch {
+  readonly #strip: (object: unknown) => unknown;
+
+  constructor(kubeConfig: KubeConfig, strip: (object: unknown) => unknown) {
+    super(kubeConfig);
+    this.#strip = strip;
+  }
+
+  override watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, object, watchObject) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#strip(object) : object, watchObject),
+      done,
+    );
   }
 }

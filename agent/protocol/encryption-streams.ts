@@ -40,28 +40,33 @@ export class HeaderThenCipherTransform extends Transform {
  */
 export class HeaderThenDecipherTransform extends Transform {
   readonly #open: (header: Buffer) => Cipheriv;
+  readonly #body: Base64Quads | undefined;
   #header: Buffer | undefined = Buffer.alloc(0);
   #cipher: Cipheriv | undefined;
 
-  constructor(open: (header: Buffer) => Cipheriv) {
+  /**
+   * With `body`, the bytes after the header are base64 decoded (in 4-byte groups) before they are
+   * deciphered: the string form (`b64(sealed key)$b64(iv)$b64(ciphertext)`), as
+   * `decrypt_str_to_bytes` reads it, when its ciphertext is canonical base64.
+   */
+  constructor(open: (header: Buffer) => Cipheriv, body?: Base64Quads) {
     super();
     this.#open = open;
+    this.#body = body;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      if (this.#cipher !== undefined) return callback(null, this.#cipher.update(chunk));
+      if (this.#cipher !== undefined) return callback(null, this.#decipher(chunk));
       const pending = joined(this.#header ?? Buffer.alloc(0), chunk);
-      const end = headerLength(pending);
-      if (end < 0) {
-        if (pending.length > MAX_HEADER_BYTES) throw tooLong();
+      const split = splitHeader(pending);
+      if (split === undefined) {
         this.#header = pending;
         return callback();
       }
-      if (end > MAX_HEADER_BYTES) throw tooLong();
       this.#header = undefined;
-      this.#cipher = this.#open(pending.subarray(0, end));
-      callback(null, this.#cipher.update(pending.subarray(end)));
+      this.#cipher = this.#open(split.header);
+      callback(null, this.#decipher(split.rest));
     } catch (error) {
       callback(error as Error);
     }
@@ -71,7 +76,17 @@ export class HeaderThenDecipherTransform extends Transform {
     if (this.#cipher === undefined) {
       return callback(new DecryptionError('V6_PROTO_MESSAGE_MALFORMED', 'stream ended before the header was fully read'));
     }
-    callback(null, this.#cipher.final());
+    try {
+      const tail = this.#body?.final();
+      callback(null, tail === undefined ? this.#cipher.final() : Buffer.concat([this.#cipher.update(tail), this.#cipher.final()]));
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  #decipher(bytes: Buffer): Buffer | undefined {
+    const data = this.#body === undefined ? bytes : this.#body.update(bytes);
+    return data === undefined ? undefined : this.#cipher!.update(data);
   }
 }
 
@@ -92,20 +107,36 @@ export class Base64EncodeTransform extends Transform {
 }
 
 /**
- * Python-lenient base64 decoding of the input in 4-byte groups counted from the stream start, the
- * last group padded with '=' (`CryptorBase.decrypt_stream`). Well-formed base64 decodes the same
- * however it is chunked; for malformed input upstream's result depends on its read size, ours on
- * the incoming chunk sizes.
+ * Python-lenient base64 decoding in 4-byte groups counted from the stream start, the last group
+ * padded with '=' (`CryptorBase.decrypt_stream`). Well-formed base64 decodes the same however it
+ * is chunked; for malformed input upstream's result depends on its read size, ours on the
+ * incoming chunk sizes. Throws what `b64decode` throws.
  */
-export class Base64DecodeTransform extends Transform {
+export class Base64Quads {
   #carry: Buffer = Buffer.alloc(0);
+
+  update(chunk: Buffer): Buffer | undefined {
+    const pending = joined(this.#carry, chunk);
+    const whole = pending.length - (pending.length % 4);
+    this.#carry = pending.subarray(whole);
+    // As text, b64decode takes the native decoder for canonical base64 (bytes above 0x7f are
+    // skipped either way, so latin1 changes nothing for the lenient rule).
+    return whole > 0 ? b64decode(pending.toString('latin1', 0, whole)) : undefined;
+  }
+
+  final(): Buffer | undefined {
+    if (this.#carry.length === 0) return undefined;
+    return b64decode(Buffer.concat([this.#carry, Buffer.from('='.repeat(4 - this.#carry.length))]));
+  }
+}
+
+/** `Base64Quads` as a stream (`CryptorBase.decrypt_stream`). */
+export class Base64DecodeTransform extends Transform {
+  readonly #quads = new Base64Quads();
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      const pending = joined(this.#carry, chunk);
-      const whole = pending.length - (pending.length % 4);
-      this.#carry = pending.subarray(whole);
-      callback(null, whole > 0 ? b64decode(pending.subarray(0, whole)) : undefined);
+      callback(null, this.#quads.update(chunk));
     } catch (error) {
       callback(error as Error);
     }
@@ -113,9 +144,7 @@ export class Base64DecodeTransform extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      if (this.#carry.length === 0) return callback();
-      const padded = Buffer.concat([this.#carry, Buffer.from('='.repeat(4 - this.#carry.length))]);
-      callback(null, b64decode(padded));
+      callback(null, this.#quads.final());
     } catch (error) {
       callback(error as Error);
     }
@@ -125,6 +154,17 @@ export class Base64DecodeTransform extends Transform {
 /** `carry` + `chunk`, without copying `chunk` when nothing is carried. */
 function joined(carry: Buffer, chunk: Buffer): Buffer {
   return carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+}
+
+/** The header (up to the second '$') and the bytes after it, once `pending` holds a whole header; a header past MAX_HEADER_BYTES throws. */
+function splitHeader(pending: Buffer): { header: Buffer; rest: Buffer } | undefined {
+  const end = headerLength(pending);
+  if (end < 0) {
+    if (pending.length > MAX_HEADER_BYTES) throw tooLong();
+    return undefined;
+  }
+  if (end > MAX_HEADER_BYTES) throw tooLong();
+  return { header: pending.subarray(0, end), rest: pending.subarray(end) };
 }
 
 function tooLong(): DecryptionError {

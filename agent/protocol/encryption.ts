@@ -16,6 +16,7 @@ import {
   Base64DecodeTransform,
   Base64EncodeTransform,
   HeaderThenCipherTransform,
+  Base64Quads,
   HeaderThenDecipherTransform,
 } from './encryption-streams.js';
 import { headerLength, openSharedKey, sealNewSharedKey, splitMessage, type SharedKeyHandling } from './hybrid.js';
@@ -49,6 +50,13 @@ export interface Cryptor {
   encryptStream(recipientPublicKeyB64: string): Transform;
   /** `decrypt_stream`: decrypts the blob form chunk by chunk; errors are stream errors. */
   decryptStream(options?: DecryptStreamOptions): Transform;
+  /**
+   * `decrypt_str_to_bytes` of a string-form message fed as bytes, chunk by chunk, up to its
+   * plaintext: for `RsaCryptor` before upstream's UI fallback (UTF-8 and JSON checks, which need
+   * the whole plaintext; see `decryptStrToBytes`), for `DummyCryptor` the whole of it. Gives what
+   * `decryptStrToBytes` gives for messages whose base64 parts are canonical; errors are stream errors.
+   */
+  decryptStrStream(): Transform;
 }
 
 /** `RSACryptor`: hybrid RSA/AES encryption with this organization's private key. */
@@ -114,6 +122,10 @@ export class RsaCryptor implements Cryptor {
     return new HeaderThenDecipherTransform((header) => this.#openHeader(header, handling));
   }
 
+  decryptStrStream(): Transform {
+    return new HeaderThenDecipherTransform((header) => this.#openHeader(header, 'checked'), new Base64Quads());
+  }
+
   #openHeader(header: Buffer, handling: SharedKeyHandling) {
     const [sealedKeyB64, ivB64] = splitMessage(decodeUtf8(header, 'the message header'));
     return openSharedKey(this.#privateKey, sealedKeyB64, ivB64, handling);
@@ -151,6 +163,10 @@ export class DummyCryptor implements Cryptor {
   }
 
   decryptStream(): Transform {
+    return new Base64DecodeTransform();
+  }
+
+  decryptStrStream(): Transform {
     return new Base64DecodeTransform();
   }
 }

@@ -18,6 +18,7 @@ import { startSimCluster } from '../sim-cluster/index.js';
 import { JobController } from '../sim-cluster/job-controller.js';
 import type { Store } from '../sim-cluster/store.js';
 import { startRedis } from '../support/redis.js';
+import { productDistUrl, productNodeArgs } from './product.js';
 import { NAMESPACE } from '../support/world.js';
 
 const BENCH_IMAGE = 'v6-test/bench-echo:1';
@@ -32,6 +33,8 @@ export interface DispatchFigures {
   peakRssMb: number;
   /** The agent's RSS when it is ready, before the runs: what loading its modules costs. */
   readyRssMb: number;
+  /** The agent's CPU (user + system) from ready to the end, per run, ms. */
+  cpuMsPerRun: number;
   concurrency: number;
   maxActiveJobs: number;
   /** The agent's Kubernetes API traffic: requests, and the TCP connections they came over. */
@@ -124,8 +127,8 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
     const trafficBefore = cluster.traffic();
     const start = performance.now();
     child = fork(fileURLToPath(new URL('./agent-process.mjs', import.meta.url)), [], {
-      execArgv: [],
-      env: { ...process.env, V6_BENCH_CONFIG: JSON.stringify(config), KUBECONFIG: cluster.kubeconfigPath },
+      execArgv: productNodeArgs(),
+      env: { ...process.env, V6_BENCH_DIST_URL: productDistUrl(), V6_BENCH_CONFIG: JSON.stringify(config), KUBECONFIG: cluster.kubeconfigPath },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const pid = child.pid!;
@@ -137,12 +140,19 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
     };
     const sampler = setInterval(() => void sample(), 100);
     let readyKb = NaN;
+    let readyTicks = NaN;
+    const ticks = async (): Promise<number> => {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
     const ready = new Promise<number>((resolve) =>
       child!.once('message', () => {
         const at = performance.now();
         void readFile(`/proc/${pid}/status`, 'utf8').then((status) => {
           readyKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
         });
+        void ticks().then((t) => (readyTicks = t));
         resolve(at);
       }),
     );
@@ -159,6 +169,7 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await sample();
+    const endTicks = await ticks();
     clearInterval(sampler);
     unsubscribe();
     const readyAt = await Promise.race([ready, Promise.resolve(NaN)]);
@@ -170,7 +181,7 @@ export async function benchDispatch(options: DispatchOptions = {}): Promise<Disp
     const allReportedMs = (allReportedAt ?? NaN) - readyAt;
     const traffic = cluster.traffic();
     return {
-      runs, createTasksMs, allJobsMs, allReportedMs, peakRssMb: peakKb / 1024, readyRssMb: readyKb / 1024, concurrency, maxActiveJobs,
+      runs, createTasksMs, allJobsMs, allReportedMs, peakRssMb: peakKb / 1024, readyRssMb: readyKb / 1024, cpuMsPerRun: ((endTicks - readyTicks) * 10) / runs, concurrency, maxActiveJobs,
       apiRequests: traffic.requests - trafficBefore.requests,
       apiConnections: traffic.connections - trafficBefore.connections,
     };

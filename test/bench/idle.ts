@@ -5,13 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../support/ports.js';
 import { startWorld } from '../support/world.js';
+import { productDist, productNodeArgs } from './product.js';
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
-const cli = fileURLToPath(new URL('../../dist/agent/cli.js', import.meta.url));
 
 export interface IdleFigures {
   readonly seconds: number;
@@ -39,7 +38,7 @@ export async function benchIdle(seconds = Number(process.env.V6_BENCH_IDLE_SECON
     const path = join(world.root, 'idle.yaml');
     await writeFile(path, stringify(config));
     for (const name of ['start', 'proxy'] as const) {
-      const child = spawn(process.execPath, [cli, name, '--config', path], {
+      const child = spawn(process.execPath, [...productNodeArgs(), join(productDist(), 'agent', 'cli.js'), name, '--config', path], {
         env: { ...process.env, KUBECONFIG: world.cluster.kubeconfigPath },
         stdio: 'ignore',
       });

@@ -1,15 +1,32 @@
 // `npm run bench`: the dispatch benchmark (issue 3), the proxy benchmark (issue 4) and the idle
-// one. Prints the figures and their ratio to the targets; asserts nothing. V6_BENCH_PART=
+// one, each run against this build and against the baseline build (baseline.ts: by default
+// `git merge-base HEAD main`, V6_BENCH_BASELINE=<rev>|none) in the same run. Prints the figures,
+// their ratio to the targets and to the baseline; asserts nothing. V6_BENCH_PART=
 // dispatch|proxy|idle runs one part, V6_BENCH_RUNS changes the number of runs (default 1000),
 // V6_BENCH_IDLE_SECONDS the idle measurement (default 60). V6_BENCH_PART=task-path measures the
 // researcher's wait on the real cluster and on the simulation (V6_BENCH_PATH_RUNS, default 50;
-// `npm run cluster:up` first); it is not part of the default run.
+// `npm run cluster:up` first), with no baseline; it is not part of the default run.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measureBaseline, prepareBaseline } from './baseline.js';
 import { benchDispatch } from './dispatch.js';
+import { comparison, figure, recordedFigures, saveFigures, type Figure } from './figures.js';
 import { benchIdle } from './idle.js';
 import { benchProxy } from './proxy.js';
 import { benchRealPath, benchSimulatedPath, percentile, type PathFigures } from './task-path.js';
 
 const part = process.env.V6_BENCH_PART;
+const baseline = part === 'task-path' ? undefined : await prepareBaseline(console.log);
+let before: Figure[] | undefined;
+if (baseline) {
+  const log = join(tmpdir(), `v6-bench-baseline-${Date.now()}.log`);
+  console.log(`bench: measuring the baseline ${baseline.name} first (its output: ${log})`);
+  before = await measureBaseline(baseline, log).catch((error: unknown) => {
+    console.log(`bench: the baseline was not measured: ${(error as Error).message}`);
+    return undefined;
+  });
+}
+
 if (part === undefined || part === 'dispatch') {
   const runs = Number(process.env.V6_BENCH_RUNS ?? 1000);
   const alone = await benchDispatch({ runs, podsRun: false });
@@ -17,16 +34,24 @@ if (part === undefined || part === 'dispatch') {
   console.log(`dispatch, the agent alone (${runs} runs in one sync; pods created, not run; queue.concurrency ${alone.concurrency})`);
   console.log(`  all Jobs exist after     ${(alone.allJobsMs / 1000).toFixed(2)} s   (target 10 s: ${(alone.allJobsMs / 10_000).toFixed(2)}x of target)`);
   console.log(`  Job creation rate        ${rate.toFixed(0)} runs/s (target 100: ${(rate / 100).toFixed(2)}x)`);
-  console.log(`  agent peak RSS (VmHWM)   ${alone.peakRssMb.toFixed(0)} MB  (target 120 MB: ${(alone.peakRssMb / 120).toFixed(2)}x); ${alone.readyRssMb.toFixed(0)} MB when ready, before any run (module loading, mostly @kubernetes/client-node)`);
+  console.log(`  agent peak RSS (VmHWM)   ${alone.peakRssMb.toFixed(0)} MB  (target 150 MB: ${(alone.peakRssMb / 150).toFixed(2)}x); ${alone.readyRssMb.toFixed(0)} MB when ready, before any run (target 90 MB)`);
+  figure('agent RSS when ready', alone.readyRssMb, 'MB', { value: 90, better: 'lower' });
+  figure(`agent peak RSS, ${runs} runs dispatched`, alone.peakRssMb, 'MB', { value: 150, better: 'lower' });
+  figure(`all ${runs} Jobs exist after`, alone.allJobsMs / 1000, 's', { value: 10, better: 'lower' });
+  figure('agent CPU per run (alone)', alone.cpuMsPerRun, 'ms');
   const full = await benchDispatch({ runs });
   console.log(`dispatch, end to end (the simulated kubelet runs every pod on the same two cores)`);
   console.log(`  all Jobs exist after     ${(full.allJobsMs / 1000).toFixed(2)} s   (${((runs / full.allJobsMs) * 1000).toFixed(0)} runs/s)`);
   console.log(`  all runs reported after  ${(full.allReportedMs / 1000).toFixed(2)} s   (${((runs / full.allReportedMs) * 1000).toFixed(0)} runs/s)`);
   console.log(`  agent peak RSS (VmHWM)   ${full.peakRssMb.toFixed(0)} MB`);
+  figure(`agent peak RSS, ${runs} runs end to end`, full.peakRssMb, 'MB', { value: 150, better: 'lower' });
+  figure('agent CPU per run (end to end)', full.cpuMsPerRun, 'ms');
   for (const [name, figures] of [['alone', alone], ['end to end', full]] as const) {
     console.log(
       `  Kubernetes API (${name})  ${figures.apiRequests} requests, ${(figures.apiRequests / runs).toFixed(1)} per run, over ${figures.apiConnections} TCP connections (${(figures.apiConnections / Math.max(1, figures.apiRequests)).toFixed(3)} per request)`,
     );
+    figure(`Kubernetes API requests per run (${name})`, figures.apiRequests / runs, '');
+    figure(`TCP connections per API request (${name})`, figures.apiConnections / Math.max(1, figures.apiRequests), '');
   }
   console.log('');
 }
@@ -36,6 +61,7 @@ if (part === undefined || part === 'idle') {
   console.log(`idle, logged in with nothing to do (${idle.seconds} s)`);
   for (const { name, cpuPercent, wakeupsPerSecond } of idle.processes) {
     console.log(`  ${name.padEnd(6)} CPU ${cpuPercent.toFixed(2)}% of one core (target 0.5%: ${(cpuPercent / 0.5).toFixed(2)}x), ${wakeupsPerSecond.toFixed(0)} wake-ups/s`);
+    figure(`${name} idle CPU`, cpuPercent, '%', { value: 0.5, better: 'lower' });
   }
 }
 if (part === 'task-path') {
@@ -53,4 +79,10 @@ if (part === 'task-path') {
     const [r, s] = [pick(real), pick(simulated)];
     console.log(`  ${phase.padEnd(34)} ${seconds(percentile(r, 50)).padStart(8)} / ${seconds(percentile(r, 95)).padEnd(12)} ${seconds(percentile(s, 50)).padStart(8)} / ${seconds(percentile(s, 95)).padEnd(12)} ${(percentile(r, 50) / percentile(s, 50)).toFixed(1)}x`);
   }
+}
+
+saveFigures();
+if (baseline) {
+  console.log('');
+  for (const line of comparison(recordedFigures(), before, baseline.name)) console.log(line);
 }

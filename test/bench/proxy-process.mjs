@@ -1,11 +1,16 @@
-// The proxy of the proxy benchmark in a process of its own, run from the build (dist/) as in the
-// container image, so its RSS and CPU are the proxy's alone. Settings as JSON in V6_BENCH_PROXY
-// ({ config, privateKeyPem, redisUrl, prefix }); sends { port } when listening; stops on SIGTERM.
+// The proxy of the proxy benchmark in a process of its own, run from the build (V6_BENCH_DIST,
+// default dist/) as in the container image, so its RSS and CPU are the proxy's alone. It loads
+// proxy/main.js first, as `v6-node proxy` does, so its modules are the real process's. Settings
+// as JSON in V6_BENCH_PROXY ({ config, privateKeyPem, redisUrl, prefix }); sends { port } when
+// listening; stops on SIGTERM.
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { RsaCryptor } from '../../dist/agent/protocol/encryption.js';
-import { startProxy } from '../../dist/proxy/proxy.js';
-import { LiveTokens } from '../../dist/queue/live-tokens.js';
+
+const dist = process.env.V6_BENCH_DIST_URL ?? new URL('../../dist', import.meta.url).href;
+await import(`${dist}/proxy/main.js`);
+const { RsaCryptor } = await import(`${dist}/agent/protocol/encryption.js`);
+const { startProxy } = await import(`${dist}/proxy/proxy.js`);
+const { LiveTokens } = await import(`${dist}/queue/live-tokens.js`);
 
 const settings = JSON.parse(process.env.V6_BENCH_PROXY ?? '');
 const redis = new Redis(settings.redisUrl);

@@ -275,6 +275,16 @@ test('the Deployment: agent and proxy from one image and config, node name from 
   t.is(agent.readinessProbe, undefined);
 });
 
+test('the node pod: requests and limits from the measured footprint, and NODE_OPTIONS per container from values', async (t) => {
+  const spec = ((await rendered(undefined)).find((o) => o.kind === 'Deployment') as unknown as V1Deployment).spec!.template.spec!;
+  const [agent, proxy] = spec.containers;
+  t.deepEqual(agent!.resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '2', memory: '640Mi' } });
+  t.deepEqual(proxy!.resources, { requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+  for (const c of [agent!, proxy!]) t.is(c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value, '--max-semi-space-size=2', c.name);
+  const tuned = (await render({ set: ['proxy.nodeOptions=--max-semi-space-size=1 --max-old-space-size=200'] })).find((o) => o.kind === 'Deployment') as unknown as V1Deployment;
+  t.is(tuned.spec!.template.spec!.containers[1]!.env?.find((e) => e.name === 'NODE_OPTIONS')?.value, '--max-semi-space-size=1 --max-old-space-size=200');
+});
+
 test('Secrets: chart-created or existing, never both; Redis bundled or external', async (t) => {
   const names = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
   t.deepEqual(names(await rendered('bundled-redis-values.yaml'), 'Secret'), [`${RELEASE}-v6-node-api-key`, `${RELEASE}-v6-node-redis`]);
