@@ -6,7 +6,7 @@ import { NODE_COUNT, NODES, paths } from './config.js';
 import { run, tryRun } from './exec.js';
 import { upstreamBinary } from './go-build.js';
 import { inNode } from './network.js';
-import { stopDaemon } from './processes.js';
+import { isRunning, stopDaemon } from './processes.js';
 
 const nodes = () => NODES.slice(0, NODE_COUNT);
 const quiet = () => undefined;
@@ -26,8 +26,10 @@ export async function stopPolicyEnforcement(): Promise<void> {
   }
 }
 
-/** kube-router runs (and is healthy) on every node again. */
+/** kube-router runs (and is healthy) on every node again; where it still runs it is left alone. */
 export async function startPolicyEnforcement(): Promise<void> {
   const kubeRouter = await upstreamBinary('kube-router', quiet);
-  for (const node of nodes()) await startKubeRouter(kubeRouter, paths.kubeconfig, node);
+  for (const node of nodes()) {
+    if (!(await isRunning(`kube-router-${node.name}`))) await startKubeRouter(kubeRouter, paths.kubeconfig, node);
+  }
 }

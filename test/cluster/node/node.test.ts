@@ -331,8 +331,8 @@ test.serial('with the policy implementation off, the verdict is not-enforced and
     await site.helm(['upgrade', site.release, CHART, '-n', site.namespace, '-f', site.valuesFile, ...set.flatMap((s) => ['--set', s])]);
     await waitForReady(site.namespace, site.release);
   };
-  await stopPolicyEnforcement();
   try {
+    await stopPolicyEnforcement();
     // The agent probes at start: a new node pod finds the policies ignored.
     await kubectl(['delete', 'pod', '-n', site.namespace, await site.nodePod(), '--wait=false']);
     await waitForReady(site.namespace, site.release);
