@@ -264,6 +264,7 @@ const isolationSchema = z
     image: nonEmpty.optional(),
     image_pull_secrets: z.array(objectName, { error: expected('a list of Secret names') }).default([]),
     timeout_seconds: positiveInt.default(10),
+    proxy_wait_seconds: positiveInt.default(60),
     interval_seconds: positiveInt.default(3600),
     retry_seconds: positiveInt.default(60),
   })

@@ -55,19 +55,13 @@ export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubern
 }
 
 /**
- * How long the probe keeps trying the proxy before it says `proxy-unreachable`. Longer than
- * `isolation.timeout_seconds` (each connect's limit): right after an install the proxy sidecar
- * may still be starting, and the network plugin programs a new pod's allow rules some time after
- * the pod starts (its default deny holds at once). On the real test cluster, four nodes installed
- * at once on two cores, a 10 s budget ran out and held the first task back for a whole
- * `retry_seconds`. It costs nothing when the proxy answers at once: the probe stops trying then.
- */
-export const PROXY_WAIT_SECONDS = 60;
-
-/**
  * The probe, for `node -e` (CommonJS, node:net only). It first tries the proxy until it answers
- * or `V6_PROBE_PROXY_WAIT_MS` passes (each attempt at most the timeout), then the forbidden
- * destination once. Exit 10: the forbidden destination accepted
+ * or `V6_PROBE_PROXY_WAIT_MS` (`isolation.proxy_wait_seconds`) passes, each attempt at most the
+ * timeout, then the forbidden destination once. The wait is longer than one connect because right
+ * after an install the proxy sidecar may still be starting, and the network plugin programs a new
+ * pod's allow rules some time after the pod starts (its default deny holds at once): on the real
+ * test cluster a 10 s budget ran out and held the first task back a whole `retry_seconds`. It
+ * costs nothing when the proxy answers: the probe stops trying then. Exit 10: the forbidden destination accepted
  * the connection; 11: the proxy never did; 0: isolated. One JSON line on stdout says what it saw.
  */
 export const PROBE_SCRIPT = `
@@ -154,7 +148,7 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
                 { name: 'V6_PROBE_PROXY_HOST', value: targets.proxy.host },
                 { name: 'V6_PROBE_PROXY_PORT', value: String(targets.proxy.port) },
                 { name: 'V6_PROBE_TIMEOUT_MS', value: String(timeoutSeconds * 1000) },
-                { name: 'V6_PROBE_PROXY_WAIT_MS', value: String(PROXY_WAIT_SECONDS * 1000) },
+                { name: 'V6_PROBE_PROXY_WAIT_MS', value: String(config.isolation.proxy_wait_seconds * 1000) },
               ],
               resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
               terminationMessagePolicy: 'FallbackToLogsOnError',

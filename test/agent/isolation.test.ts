@@ -50,7 +50,7 @@ function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknow
 }
 
 function isolation(overrides: Record<string, unknown>) {
-  return { image: PROBE_IMAGE, timeout_seconds: 1, allow_unenforced: false, ...overrides };
+  return { image: PROBE_IMAGE, timeout_seconds: 1, proxy_wait_seconds: 1, allow_unenforced: false, ...overrides };
 }
 
 function nodeInfoAtServer(): Record<string, unknown> | undefined {

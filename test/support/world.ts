@@ -142,7 +142,7 @@ export async function startWorld(options: WorldOptions & { server?: () => Promis
       // The probe runs in every world; pods share the host network here, so the default forbidden
       // destination (the simulated API server) is reachable and the verdict is not-enforced:
       // allowed, so runs go. test/agent/isolation.test.ts covers the verdicts and the hold.
-      isolation: { allow_unenforced: true, image: PROBE_IMAGE, timeout_seconds: 1 },
+      isolation: { allow_unenforced: true, image: PROBE_IMAGE, timeout_seconds: 1, proxy_wait_seconds: 1 },
       ...overrides,
     };
     return parseConfig(stringify(raw), {}).config;

@@ -21,7 +21,8 @@ export async function stopPolicyEnforcement(): Promise<void> {
     const [file, args] = inNode(node, kubeRouter, ['--cleanup-config']);
     await tryRun(file, args, { timeoutMs: 60_000 });
     const [save, saveArgs] = inNode(node, 'iptables-save', []);
-    const left = (await run(save, saveArgs)).split('\n').filter((line) => line.includes('KUBE-ROUTER') || line.includes('KUBE-NWPLCY') || line.includes('KUBE-POD-FW'));
+    // Its chains may stay declared, emptied; no rule may be left in them or jump to them.
+    const left = (await run(save, saveArgs)).split('\n').filter((line) => line.startsWith('-A ') && /KUBE-(ROUTER|NWPLCY|POD-FW)/.test(line));
     if (left.length > 0) throw new Error(`kube-router's rules are still in ${node.name}'s iptables after --cleanup-config:\n${left.slice(0, 5).join('\n')}`);
   }
 }
