@@ -39,9 +39,9 @@ export async function importImage(image: Promise<BuiltImage>, node: NodeSpec): P
   await importIntoContainerd((await image).archive, { address: containerdSocket(node) });
 }
 
-/** Pushes the image to the local registry as REGISTRY/<repository>, with the registry's credentials. */
-export async function pushImage(image: Promise<BuiltImage>, repository: string): Promise<string> {
-  const target = `${REGISTRY}/${repository}`;
-  await pushArchive((await image).archive, target, { creds: `${REGISTRY_USER}:${REGISTRY_PASSWORD}` });
-  return target;
+/** Pushes the image to the local registry as REGISTRY/<repository>, with the registry's credentials; resolves with the reference and the pushed manifest's digest. */
+export async function pushImage(image: Promise<BuiltImage>, repository: string): Promise<{ reference: string; digest: string }> {
+  const reference = `${REGISTRY}/${repository}`;
+  const digest = await pushArchive((await image).archive, reference, { creds: `${REGISTRY_USER}:${REGISTRY_PASSWORD}` });
+  return { reference, digest };
 }

@@ -10,6 +10,8 @@ import { pushImage } from '../lib/images.js';
 export interface ImageRef {
   repository: string;
   tag: string;
+  /** The pushed manifest: the sites pin it (`image.digest`), since a node keeps the first image it pulled under a tag. */
+  digest: string;
 }
 
 export interface NodeImages {
@@ -21,9 +23,9 @@ export interface NodeImages {
   allowedAlgorithms: string[];
 }
 
-const refOf = (reference: string): ImageRef => {
+const refOf = ({ reference, digest }: { reference: string; digest: string }): ImageRef => {
   const at = reference.lastIndexOf(':');
-  return { repository: reference.slice(0, at), tag: reference.slice(at + 1) };
+  return { repository: reference.slice(0, at), tag: reference.slice(at + 1), digest };
 };
 
 /** Builds (or takes from the cache) and pushes every image; `algorithms` maps a role to its built image. */
@@ -33,7 +35,8 @@ export async function pushNodeImages(algorithms: Record<string, Promise<BuiltIma
   const redis = await pushImage(redisImage(), 'redis:7.0-bookworm');
   const pushed: Record<string, string> = {};
   for (const [role, image] of Object.entries(algorithms)) {
-    pushed[role] = await pushImage(image, `algorithms/${role}:1`);
+    // By tag: algorithm pods pull Always (policies.requireAlgorithmPull), as vantage6 nodes do.
+    pushed[role] = (await pushImage(image, `algorithms/${role}:1`)).reference;
   }
   pushed.missing = `${REGISTRY}/algorithms/missing:1`;
   return {

@@ -63,7 +63,7 @@ test.serial('reachability from a pod labelled as an algorithm, measured with rea
   const internet = await startInternet(process.execPath);
   t.teardown(() => internet.close());
   const labels = { 'vantage6.ai/role': 'algorithm', 'app.kubernetes.io/managed-by': 'v6-node' };
-  const image = `${world.images.node.repository}:${world.images.node.tag}`;
+  const image = `${world.images.node.repository}@${world.images.node.digest}`;
   await apply(alpha.namespace, algorithmLikePod('reach', image, labels));
   t.teardown(() => kubectl(['delete', 'pod', 'reach', '-n', alpha.namespace, '--wait=false']).then(() => undefined));
   await waitForPodPhase(alpha.namespace, 'reach', 'Running', 120_000);

@@ -85,10 +85,10 @@ export function readmeValues(options: SiteOptions, api: { ip: string; port: numb
     policies: { allowedAlgorithms: images.allowedAlgorithms },
     ...(options.privateKeyPem === undefined ? {} : { encryption: { enabled: true, privateKey: { existingSecret: 'org-private-key' } } }),
     // Addresses aside: the local registry.
-    image: { repository: images.node.repository, tag: images.node.tag },
+    image: { repository: images.node.repository, tag: images.node.tag, digest: images.node.digest },
     imagePullSecrets: ['registry'],
     algorithms: { imagePullSecrets: ['registry'] },
-    redis: { image: { repository: images.redis.repository, tag: images.redis.tag } },
+    redis: { image: { repository: images.redis.repository, tag: images.redis.tag, digest: images.redis.digest } },
     nodeSelector: { 'kubernetes.io/hostname': options.kubernetesNode },
   };
 }

@@ -12,7 +12,7 @@ const localOnly = LOCAL_CLUSTER ? test : test.skip;
 localOnly('an image pulls from the registry with a pull secret and fails without one', async (t) => {
   const ns = await testNamespace(t, 'pull');
   const tag = randomBytes(3).toString('hex');
-  const image = await pushImage(busyboxImage(`v6.local/smoke:${tag}`), `smoke/busybox:${tag}`);
+  const { reference: image } = await pushImage(busyboxImage(`v6.local/smoke:${tag}`), `smoke/busybox:${tag}`);
   await kubectl(['create', 'secret', 'docker-registry', 'registry', '-n', ns, `--docker-server=${REGISTRY}`, `--docker-username=${REGISTRY_USER}`, `--docker-password=${REGISTRY_PASSWORD}`]);
   const pod = (name: string, imagePullSecrets: object[]) => busyboxPod(name, 'sleep 3600', { image, pullPolicy: 'Always', spec: { imagePullSecrets } });
   await apply(ns, pod('with-secret', [{ name: 'registry' }]), pod('without-secret', []));
