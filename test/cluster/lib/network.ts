@@ -121,24 +121,26 @@ export function ruleArguments(rule: string): string[] {
 }
 
 /** What to delete from one table's iptables-save output: rules that lead into our chains, then our chains. */
-export function ownedInTable(save: string): { rules: string[][]; chains: string[] } {
-  const chains = [...save.matchAll(/^:(\S+)/gm)].map((m) => m[1] ?? '').filter((c) => OURS.test(c));
+export function ownedInTable(save: string, owned: RegExp = OURS): { rules: string[][]; chains: string[] } {
+  const chains = [...save.matchAll(/^:(\S+)/gm)].map((m) => m[1] ?? '').filter((c) => owned.test(c));
   const rules = save
     .split('\n')
     .filter((line) => line.startsWith('-A '))
     .map(ruleArguments)
-    .filter((args) => !OURS.test(args[1] ?? '') && args.some((a, i) => (args[i - 1] === '-j' || args[i - 1] === '-g') && OURS.test(a)));
+    .filter((args) => !owned.test(args[1] ?? '') && args.some((a, i) => (args[i - 1] === '-j' || args[i - 1] === '-g') && owned.test(a)));
   return { rules, chains };
 }
 
-async function sweepFirewall(binary: 'iptables' | 'ip6tables'): Promise<void> {
+/** Removes the chains `owned` names, and the rules that lead into them, in `node`'s network namespace (the host's by default). */
+export async function sweepFirewall(binary: 'iptables' | 'ip6tables', owned: RegExp = OURS, node?: NodeSpec): Promise<void> {
+  const inHere = (command: string, args: string[]) => tryRun(...(node === undefined ? ([command, args] as const) : inNode(node, command, args)));
   for (const table of ['filter', 'nat', 'mangle', 'raw']) {
-    const save = await tryRun(`${binary}-save`, ['-t', table]);
+    const save = await inHere(`${binary}-save`, ['-t', table]);
     if (save === undefined) continue;
-    const { rules, chains } = ownedInTable(save);
-    for (const rule of rules) await tryRun(binary, ['-t', table, '-D', ...rule.slice(1)]);
-    for (const chain of chains) await tryRun(binary, ['-t', table, '-F', chain]);
-    for (const chain of chains) await tryRun(binary, ['-t', table, '-X', chain]);
+    const { rules, chains } = ownedInTable(save, owned);
+    for (const rule of rules) await inHere(binary, ['-t', table, '-D', ...rule.slice(1)]);
+    for (const chain of chains) await inHere(binary, ['-t', table, '-F', chain]);
+    for (const chain of chains) await inHere(binary, ['-t', table, '-X', chain]);
   }
 }
 
