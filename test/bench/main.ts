@@ -72,7 +72,7 @@ if (part === 'task-path') {
   console.log(`task path, one task after the other (${runs} runs each; the real vantage6 server 4.15.2)`);
   console.log('  phase (from task created)          real cluster p50 / p95       simulation p50 / p95       real/sim p50');
   for (const [phase, pick] of [
-    ['run started (pod running)', (f: PathFigures) => f.toStarted],
+    ['run started (started_at)', (f: PathFigures) => f.toStarted],
     ['run finished at the server', (f: PathFigures) => f.toFinished],
     ['result read back', (f: PathFigures) => f.toResult],
   ] as const) {

@@ -1,5 +1,6 @@
-// The path a researcher waits on: task created → run started (the agent saw its pod running and
-// said so) → run finished at the server → result read back, one task after the other, p50 and p95.
+// The path a researcher waits on: task created → run started (started_at: the agent took the run
+// and launched it) → run finished at the server → result read back, one task after the other, p50
+// and p95.
 // On the real cluster (the sites of test/cluster/node, a real algorithm-tools image pulled from the
 // cluster's registry) and on the simulation (the agent in-process, the JavaScript test algorithm),
 // both against the real vantage6 server. The real part needs `npm run cluster:up` first.
