@@ -4,7 +4,7 @@
 // On the real cluster (the sites of test/cluster/node, a real algorithm-tools image pulled from the
 // cluster's registry) and on the simulation (the agent in-process, the JavaScript test algorithm),
 // both against the real vantage6 server. The real part needs `npm run cluster:up` first.
-import type { UserClient } from '../dev-server/user-client.js';
+import { UserClient } from '../dev-server/user-client.js';
 import { startAgent, waitFor } from '../agent/run-helpers.js';
 import { startNodeProxy } from '../support/node-proxy.js';
 import { freePort } from '../support/ports.js';
@@ -52,6 +52,7 @@ async function measure(researcher: UserClient, runs: number, create: () => Promi
 
 /** On the real cluster: Alpha's plain site, the average image's partial function on its CSV. */
 export async function benchRealPath(runs: number): Promise<PathFigures> {
+  // Imported here: the cluster modules need a kubeconfig when loaded, the other bench parts none.
   const { startNodeWorld } = await import('../cluster/node/world.js');
   const { algorithmImage, ALGORITHM_TOOLS_VERSION } = await import('../cluster/algorithms/algorithm-images.js');
   const { REGISTRY } = await import('../cluster/lib/config.js');
@@ -74,7 +75,7 @@ export async function benchSimulatedPath(runs: number): Promise<PathFigures> {
   const config = world.config(node.id, { encryption: { enabled: false }, proxy: { url: 'http://127.0.0.1', port, listen_port: port } });
   const proxy = await startNodeProxy(config, new DummyCryptor(), testLogger(), 500);
   const agent = await startAgent(world, config);
-  const researcher = await import('../dev-server/user-client.js').then(({ UserClient }) => new UserClient(`${world.server.url}${world.server.apiPath}`));
+  const researcher = new UserClient(`${world.server.url}${world.server.apiPath}`);
   const user = world.server.fixtures.users.find((u) => u.organization_id === node.organization_id)!;
   await researcher.login(user.username, user.password);
   try {

@@ -11,7 +11,7 @@ import { isRunning, stopDaemon } from './processes.js';
 const nodes = () => NODES.slice(0, NODE_COUNT);
 const quiet = () => undefined;
 /** kube-router's policy chains: its hooks, one per policy, one per pod. */
-const KUBE_ROUTER_CHAINS = /^KUBE-(ROUTER-|NWPLCY-|POD-FW-|SRC-|DST-)/;
+const KUBE_ROUTER_CHAINS = /^KUBE-(ROUTER-|NWPLCY-|POD-FW-)/;
 
 /** No policy is enforced anywhere once this resolves. */
 export async function stopPolicyEnforcement(): Promise<void> {

@@ -137,6 +137,7 @@ test.serial('every agent found isolation enforced by its probe, and says so to t
 });
 
 /** The README's claim: exactly these rules, beyond what every authenticated user may do. */
+const VERB_ORDER = ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete', 'deletecollection'];
 const ROLE_CLAIMED = ['jobs.batch [create get list watch delete]', 'pods/log [get]', 'pods [list watch]', 'secrets [create]'];
 
 test.serial("least privilege: each agent's ServiceAccount may do exactly what the README says, and the agents met no 403", async (t) => {
@@ -148,7 +149,7 @@ test.serial("least privilege: each agent's ServiceAccount may do exactly what th
       .slice(1)
       .map((line) => line.trim().split(/\s{2,}/))
       .filter(([resource]) => resource !== undefined && resource !== '' && !resource.startsWith('[') && !resource.startsWith('selfsubject'))
-      .map(([resource, , , verbs]) => `${resource} ${(verbs ?? '').replace(/^\[|\]$/g, '').split(' ').sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)).join(' ').replace(/^/, '[')}]`)
+      .map(([resource, , , verbs]) => `${resource} [${(verbs ?? '').replace(/^\[|\]$/g, '').split(' ').sort((a, b) => VERB_ORDER.indexOf(a) - VERB_ORDER.indexOf(b)).join(' ')}]`)
       .sort();
     t.deepEqual(rules, [...ROLE_CLAIMED].sort(), site.namespace);
     // The agent counts every API error by verb and code; a 403 would be there (and in its log).
@@ -158,7 +159,6 @@ test.serial("least privilege: each agent's ServiceAccount may do exactly what th
     t.deepEqual((await site.agentLog()).split('\n').filter((l) => /\b403\b|Forbidden/.test(l)), [], site.namespace);
   }
 });
-const ORDER = ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete', 'deletecollection'];
 
 interface Page<T> {
   data: T[];

@@ -78,10 +78,11 @@ const INTERNET_HOST_SIDE = '198.51.100.1';
 const INTERNET_IP = '198.51.100.10';
 
 /**
- * A TCP listener at 198.51.100.10:80 in the network namespace `v6-internet`, joined to the host by
- * a veth pair: pods reach it as they reach any address outside the cluster, through the host.
+ * A TCP listener at 198.51.100.10:80 (run by `nodeBinary`, the Node executable) in the network
+ * namespace `v6-internet`, joined to the host by a veth pair: pods reach it as they reach any
+ * address outside the cluster, through the host.
  */
-export async function startInternet(node: string): Promise<Internet> {
+export async function startInternet(nodeBinary: string): Promise<Internet> {
   await tryRun('ip', ['netns', 'delete', INTERNET_NETNS]);
   await tryRun('ip', ['link', 'delete', 'v6inet-host']);
   await run('ip', ['netns', 'add', INTERNET_NETNS]);
@@ -94,7 +95,7 @@ export async function startInternet(node: string): Promise<Internet> {
   await inNs('ip', 'link', 'set', 'v6inet-ns', 'up');
   await inNs('ip', 'link', 'set', 'lo', 'up');
   await inNs('ip', 'route', 'add', 'default', 'via', INTERNET_HOST_SIDE);
-  const listener: ChildProcess = spawn('ip', ['netns', 'exec', INTERNET_NETNS, node, '-e', "require('net').createServer((s) => s.end('internet\\n')).listen(80)"], { stdio: 'ignore' });
+  const listener: ChildProcess = spawn('ip', ['netns', 'exec', INTERNET_NETNS, nodeBinary, '-e', "require('net').createServer((s) => s.end('internet\\n')).listen(80)"], { stdio: 'ignore' });
   const killOnExit = () => listener.kill('SIGKILL');
   process.once('exit', killOnExit);
   return {
