@@ -1,9 +1,9 @@
 // `npm run cluster:down`: stops everything cluster:up started and removes what it made — pods,
-// shims, daemons, mounts, cgroups, iptables rules, ipsets, the bridge, host settings and the
+// shims, daemons, mounts, the kubelets' log links, cgroups, iptables rules, ipsets, the bridge, host settings and the
 // state dir. Safe to run at any point, also after a failed or partial up.
 import { rm } from 'node:fs/promises';
 import { NODES, STATE_DIR } from './lib/config.js';
-import { killPods, killShims, unmountState } from './lib/host-cleanup.js';
+import { killPods, killShims, removeContainerLogLinks, unmountState } from './lib/host-cleanup.js';
 import { tearDownHostNetwork } from './lib/network.js';
 import { recordedDaemons, stopDaemon } from './lib/processes.js';
 
@@ -22,6 +22,7 @@ async function down(): Promise<void> {
   await killShims();
   for (const containerd of recorded.filter((d) => d.startsWith('containerd'))) await stopDaemon(containerd);
   await unmountState();
+  await removeContainerLogLinks();
   await tearDownHostNetwork(NODES);
   await rm(STATE_DIR, { recursive: true, force: true });
 }

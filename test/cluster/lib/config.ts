@@ -96,6 +96,8 @@ export const paths = {
   /** containerd/<node>/: each node's containerd root, state and socket. */
   containerd: join(STATE_DIR, 'containerd'),
   kubelet: join(STATE_DIR, 'kubelet'),
+  /** pod-logs/<node>/: each kubelet's pod log folder (its podLogsDir). */
+  podLogs: join(STATE_DIR, 'pod-logs'),
   cni: join(STATE_DIR, 'cni'),
   registry: join(STATE_DIR, 'registry'),
   storage: join(STATE_DIR, 'local-path'),

@@ -1,7 +1,7 @@
 // What outlives the cluster's daemons when they stop: the pods' processes (in the kubelet's
 // cgroups), containerd's shims, and the mounts under the state dir (overlay roots, volumes,
-// network namespaces). Each is found from the kernel's own tables, not from a record we kept.
-import { readFile, readdir, rmdir } from 'node:fs/promises';
+// network namespaces), and the kubelets' links to the pods' logs. Each is found from the kernel's own tables, not from a record we kept.
+import { readFile, readdir, readlink, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_DIR, paths } from './config.js';
 import { tryRun } from './exec.js';
@@ -62,4 +62,16 @@ export async function unmountState(): Promise<void> {
     .filter((p) => p === STATE_DIR || p.startsWith(`${STATE_DIR}/`))
     .sort((a, b) => b.length - a.length);
   for (const point of points) await tryRun('umount', ['-l', point]);
+}
+
+/** Where every kubelet links each container's log (fixed in the kubelet, whatever its podLogsDir). */
+const CONTAINER_LOG_LINKS = '/var/log/containers';
+
+/** Removes the kubelets' links into our pods' logs, which would dangle once the state dir is gone. */
+export async function removeContainerLogLinks(): Promise<void> {
+  for (const name of await readdir(CONTAINER_LOG_LINKS).catch(() => [])) {
+    const link = join(CONTAINER_LOG_LINKS, name);
+    const target = await readlink(link).catch(() => '');
+    if (target.startsWith(`${STATE_DIR}/`)) await rm(link, { force: true });
+  }
 }

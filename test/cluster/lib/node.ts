@@ -37,6 +37,10 @@ function kubeletConfig(node: NodeSpec): object {
     // Each node's pods in a cgroup tree of its own (the first node keeps the default, /kubepods).
     ...(node.netns === undefined ? {} : { cgroupRoot: `/${node.name}` }),
     containerRuntimeEndpoint: criEndpoint(node),
+    // Each kubelet's pod logs in a folder of its own: every minute a kubelet's container GC removes
+    // the log folders of pods it does not know, so with the shared default (/var/log/pods) each
+    // node deleted the other's logs, and `kubectl logs` of a finished pod failed or came back cut.
+    podLogsDir: join(paths.podLogs, node.name),
     address: node.ip,
     readOnlyPort: 0,
     healthzBindAddress: node.ip,

@@ -1,5 +1,6 @@
 // The controllers are real: the Job controller runs a Job to completion, the garbage collector
 // removes its pods with it, and the TTL-after-finished controller deletes a finished Job.
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { RESTRICTED_CONTAINER, TEST_IMAGE, apply, getJson, kubectl, kubectlResult, testNamespace, until } from './kube.js';
 
@@ -42,6 +43,19 @@ test('a Job completes, and deleting it collects its pods', async (t) => {
   await kubectl(['delete', 'job', 'once', '-n', ns, '--cascade=background', '--wait=false']);
   await until('the garbage collector to delete the pods of Job once', async () => (await podsOf(ns, 'once')) === 0);
   t.pass();
+});
+
+// A kubelet's container GC runs once a minute and removes the log folders of the pods it thinks
+// gone; a finished pod's log must outlast that on every node (the local cluster once shared one
+// log folder between its kubelets, and each deleted the other's pods' logs).
+const CONTAINER_GC_PERIOD_MS = 60_000;
+
+test("a finished pod's log is still there after every kubelet's container GC has run", async (t) => {
+  const ns = await testNamespace(t, 'log');
+  await apply(ns, job('kept'));
+  await until('Job kept to complete', () => complete(ns, 'kept'));
+  await sleep(CONTAINER_GC_PERIOD_MS + 10_000);
+  t.is((await kubectl(['logs', '-n', ns, 'job/kept'])).trim(), 'done');
 });
 
 test('TTL-after-finished deletes a finished Job', async (t) => {
