@@ -73,6 +73,8 @@ if (part === 'task-path') {
   console.log('  phase (from task created)          real cluster p50 / p95       simulation p50 / p95       real/sim p50');
   for (const [phase, pick] of [
     ['run started (started_at)', (f: PathFigures) => f.toStarted],
+    ['Job created (seen by a watch)', (f: PathFigures) => f.toJob],
+    ['pod running (seen by a watch)', (f: PathFigures) => f.toRunning],
     ['run finished at the server', (f: PathFigures) => f.toFinished],
     ['result read back', (f: PathFigures) => f.toResult],
   ] as const) {
