@@ -1,15 +1,16 @@
-// One container as a host process: a private mount namespace (`unshare --mount`) in which a small
-// sh wrapper bind-mounts the volumes at their mountPaths (remounting read-only ones ro), changes
-// to the working dir, drops to runAsUser/runAsGroup (`setpriv`) and execs the container's argv,
-// so the process id is the container's. The process leads its own process group; stopping it
+// One container as a host process: a private mount namespace (`unshare --mount`) in which sh
+// wrappers (container-wrapper.ts) give it a root of its own with the volumes at their mountPaths,
+// change to the working dir, drop to runAsUser/runAsGroup and exec the container's argv, so the
+// process id is the container's. The process leads its own process group; stopping it
 // signals the group (SIGTERM, then SIGKILL after the grace period), as a container runtime does.
 // A memory limit is enforced by sampling the group's resident set size (no cgroup is created).
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Clock } from './clock.js';
 import type { ContainerLog } from './container-log.js';
+import { entrypointScript, setupScript, type HostEntry, type HostView, type WrapperTools } from './container-wrapper.js';
 import type { BindMount } from './pod-volumes.js';
 
 export interface ContainerLaunch {
@@ -24,7 +25,7 @@ export interface ContainerLaunch {
   /** Resident set size beyond which the container is OOM-killed (exit code 137). */
   memoryLimitBytes?: number;
   log: ContainerLog;
-  /** Where the wrapper script and its start-error marker are written. */
+  /** Where the wrapper scripts, the start-error marker and the container's root go. */
   dir: string;
 }
 
@@ -44,11 +45,7 @@ export interface ContainerProcessOptions {
 
 const PAGE_SIZE = 4096;
 
-function quote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-let hostTools: { unshare: string; mount: string; setpriv: string; mkdir: string } | undefined;
+let hostTools: (WrapperTools & { unshare: string }) | undefined;
 
 function hostBinary(name: string): string {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
@@ -64,37 +61,43 @@ function hostBinary(name: string): string {
 }
 
 function tools(): NonNullable<typeof hostTools> {
-  hostTools ??= { unshare: hostBinary('unshare'), mount: hostBinary('mount'), setpriv: hostBinary('setpriv'), mkdir: hostBinary('mkdir') };
+  hostTools ??= {
+    unshare: hostBinary('unshare'),
+    mount: hostBinary('mount'),
+    mkdir: hostBinary('mkdir'),
+    ln: hostBinary('ln'),
+    chroot: hostBinary('chroot'),
+    setpriv: hostBinary('setpriv'),
+  };
   return hostTools;
 }
 
-/** The sh wrapper run inside the new mount namespace; the container's argv is its "$@". */
-export function wrapperScript(launch: ContainerLaunch, startErrorFile: string): string {
-  const t = tools();
-  const lines = ['set -e'];
-  for (const mount of launch.mounts) {
-    const target = quote(mount.target);
-    lines.push(mount.file
-      ? `[ -e ${target} ] || { ${t.mkdir} -p "$(dirname ${target})"; : > ${target}; }`
-      : `${t.mkdir} -p ${target}`);
-    lines.push(`${t.mount} --bind ${quote(mount.source)} ${target}`);
-    if (mount.readOnly) lines.push(`${t.mount} -o remount,bind,ro ${target}`);
-  }
-  if (launch.workingDir !== undefined) lines.push(`${t.mkdir} -p ${quote(launch.workingDir)}`, `cd ${quote(launch.workingDir)}`);
-  lines.push(
-    'if ! command -v "$1" >/dev/null 2>&1; then',
-    `  printf 'exec: "%s": executable file not found in $PATH' "$1" > ${quote(startErrorFile)}`,
-    '  exit 128',
-    'fi',
-  );
-  const drop = launch.runAsUser === undefined && launch.runAsGroup === undefined
-    ? ''
-    : `${t.setpriv} --reuid=${launch.runAsUser ?? 0} --regid=${launch.runAsGroup ?? 0} ${
-        launch.supplementalGroups?.length ? `--groups=${launch.supplementalGroups.join(',')}` : '--clear-groups'
-      } -- `;
-  lines.push(`exec ${drop}"$@"`);
-  return `${lines.join('\n')}\n`;
-}
+/** The host's filesystem as the wrappers see it when the container starts. */
+const hostView: HostView = {
+  resolve(path) {
+    const parts = path.split('/').filter(Boolean);
+    for (let count = parts.length; count > 0; count--) {
+      try {
+        return { existing: realpathSync(`/${parts.slice(0, count).join('/')}`), missing: parts.slice(count) };
+      } catch {
+        continue; // missing, or a dangling symlink, which a folder of the container's own then replaces
+      }
+    }
+    return { existing: '/', missing: parts };
+  },
+  folder(path) {
+    const found = statSync(path);
+    const entries = found.isDirectory() ? readdirSync(path, { withFileTypes: true }) : [];
+    return {
+      mode: found.mode,
+      uid: found.uid,
+      gid: found.gid,
+      entries: entries.map((entry): HostEntry => entry.isSymbolicLink()
+        ? { name: entry.name, kind: 'symlink', link: readlinkSync(join(path, entry.name)) }
+        : { name: entry.name, kind: entry.isDirectory() ? 'dir' : 'file' }),
+    };
+  },
+};
 
 /** Resident set size of every process in the group, in bytes. */
 function groupRss(pgid: number): number {
@@ -123,11 +126,13 @@ export class ContainerProcess {
 
   constructor(launch: ContainerLaunch, options: ContainerProcessOptions) {
     this.#clock = options.clock;
-    const script = join(launch.dir, 'entrypoint.sh');
-    const startErrorFile = join(launch.dir, 'start-error');
-    writeFileSync(script, wrapperScript(launch, startErrorFile), { mode: 0o755 });
-    writeFileSync(startErrorFile, '');
-    const child = spawn(tools().unshare, ['--mount', '--propagation', 'private', '/bin/sh', script, ...launch.argv], {
+    const files = { root: join(launch.dir, 'root'), entrypoint: join(launch.dir, 'entrypoint.sh'), startError: join(launch.dir, 'start-error') };
+    const setup = join(launch.dir, 'setup.sh');
+    mkdirSync(files.root, { recursive: true });
+    writeFileSync(setup, setupScript(launch, files, hostView, tools()), { mode: 0o755 });
+    writeFileSync(files.entrypoint, entrypointScript(launch, files, tools()), { mode: 0o755 });
+    writeFileSync(files.startError, '');
+    const child = spawn(tools().unshare, ['--mount', '--propagation', 'private', '/bin/sh', setup, ...launch.argv], {
       env: launch.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -149,7 +154,7 @@ export class ContainerProcess {
         this.#signalGroup('SIGKILL'); // the container's other processes end with its main process
         const settle = (): void => {
           launch.log.close();
-          const startError = readFileSync(startErrorFile, 'utf8');
+          const startError = readFileSync(files.startError, 'utf8');
           const exitCode = code ?? 128 + (osConstants.signals[signal!] ?? 0);
           if (startError !== '' && exitCode === 128) resolve({ exitCode, reason: 'StartError', message: startError });
           else if (this.#oomKilled) resolve({ exitCode: 137, reason: 'OOMKilled', signal: 'SIGKILL' });

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { until } from './fixture.js';
 import { Kubelet, type KubeletOptions } from './kubelet.js';
 import { Store, type KubeObject } from './store.js';
 import { waitForStore } from './store-wait.js';
@@ -191,6 +194,14 @@ test('exceeding limits.memory is OOMKilled with exit code 137', async (t) => {
   t.like(done.containerStatuses?.[0]?.state?.['terminated'], { reason: 'OOMKilled', exitCode: 137 });
 });
 
+test('a command missing from PATH is a StartError with exit code 128, as containerd reports it', async (t) => {
+  const { store } = await setup(t);
+  store.create('pods', pod('missing-tool', { containers: [{ name: 'main', image: 'sim/sh', command: ['v6-sim-no-such-tool'] }] }));
+  const done = await waitForStore(store, () => terminal(store, 'missing-tool'), 'missing-tool to finish');
+  t.is(done.phase, 'Failed');
+  t.like(done.containerStatuses?.[0]?.state?.['terminated'], { reason: 'StartError', exitCode: 128, message: 'exec: "v6-sim-no-such-tool": executable file not found in $PATH' });
+});
+
 test('a hostPath of a file is bound onto a file, and a missing hostPath folder is made (as containerd does)', async (t) => {
   const { store, dir } = await setup(t);
   const hostFile = join(dir, 'host-config.txt');
@@ -216,4 +227,60 @@ test('a hostPath whose type does not match what is there fails the mount, naming
   const event = await waitForStore(store, () => store.list('events').find((e) => e['reason'] === 'FailedMount'), 'FailedMount');
   t.regex(String(event['message']), /hostPath type check failed: .*absent is not a directory/);
   t.is(status(store, 'typed')?.phase, 'Pending');
+});
+
+test('mount points the host lacks are made in the container\'s own root: nothing appears on the host, while the pod runs or after', async (t) => {
+  const { store, kubelet, dir, pvcDir } = await setup(t);
+  const id = randomBytes(4).toString('hex');
+  const task = `/mnt/v6-sim-${id}/task-1`; // below a folder the host has
+  const app = `/v6-sim-${id}/app`; // a new top-level folder
+  const cache = `${app}/cache`; // inside another volume
+  const conf = `/etc/v6-sim-${id}.conf`; // a file beside the host's own
+  const work = `/v6-sim-${id}/work`; // a workingDir the host lacks
+  const created = [`/mnt/v6-sim-${id}`, `/v6-sim-${id}`, conf];
+  const shadowed = ['/', '/mnt', '/etc'];
+  t.teardown(() => Promise.all(created.map((path) => rm(path, { recursive: true, force: true })))); // only a failing run leaves them
+  const before = shadowed.map((folder) => readdirSync(folder).sort());
+  store.create('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { 'app.conf': 'setting=1' } });
+  store.create('pods', pod('rooted', {
+    containers: [sh([
+      'set -e',
+      `pwd > ${task}/pwd`,
+      `cat ${conf} > ${task}/conf`,
+      `echo a > ${app}/a && echo c > ${cache}/c && ls ${app} > ${task}/app`,
+      `ls /mnt > ${task}/mnt && head -1 /etc/passwd > ${task}/passwd`,
+      `echo through > ${dir}/host-write`,
+      `touch ${task}/ready`,
+      `while [ ! -e ${task}/release ]; do sleep 0.02; done`,
+    ].join('\n'), {
+      workingDir: work,
+      volumeMounts: [
+        { name: 'data', mountPath: task },
+        { name: 'scratch', mountPath: app },
+        { name: 'cache', mountPath: cache },
+        { name: 'cfg', mountPath: conf, subPath: 'app.conf' },
+      ],
+    })],
+    volumes: [
+      { name: 'data', persistentVolumeClaim: { claimName: 'data' } },
+      { name: 'scratch', emptyDir: {} },
+      { name: 'cache', emptyDir: {} },
+      { name: 'cfg', configMap: { name: 'app' } },
+    ],
+  }));
+  await until(() => existsSync(join(pvcDir, 'ready')) || terminal(store, 'rooted') !== undefined, 'rooted to be ready', 20_000);
+  const running = created.filter((path) => existsSync(path));
+  await writeFile(join(pvcDir, 'release'), '');
+  const done = await waitForStore(store, () => terminal(store, 'rooted'), 'rooted to finish');
+  const log = (await kubelet.readPodLog('default', 'rooted', undefined)) ?? '';
+  t.is(done.phase, 'Succeeded', log);
+  t.deepEqual(running, [], 'nothing made on the host while the pod runs');
+  t.deepEqual(created.filter((path) => existsSync(path)), [], 'nor after');
+  t.deepEqual(shadowed.map((folder) => readdirSync(folder).sort()), before, 'the host\'s folders are as they were');
+  t.is(await readFile(join(pvcDir, 'pwd'), 'utf8'), `${work}\n`);
+  t.is(await readFile(join(pvcDir, 'conf'), 'utf8'), 'setting=1');
+  t.is(await readFile(join(pvcDir, 'app'), 'utf8'), 'a\ncache\n');
+  t.is(await readFile(join(pvcDir, 'mnt'), 'utf8'), [...before[1]!, `v6-sim-${id}`].sort().map((name) => `${name}\n`).join(''), 'the host\'s /mnt, with the new folder');
+  t.is(await readFile(join(pvcDir, 'passwd'), 'utf8'), `${(await readFile('/etc/passwd', 'utf8')).split('\n')[0]}\n`);
+  t.is(await readFile(join(dir, 'host-write'), 'utf8'), 'through\n', 'the host\'s other paths are the host\'s');
 });
