@@ -328,9 +328,15 @@ export class ApiServer {
       throw badRequest(`propagationPolicy: Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"`);
     }
     const preconditions = isRecord(options['preconditions']) ? (options['preconditions'] as DeleteOptions['preconditions']) : undefined;
+    const grace = query.get('gracePeriodSeconds') ?? options['gracePeriodSeconds'];
+    const gracePeriodSeconds = grace === undefined || grace === null ? undefined : Number(grace);
+    if (gracePeriodSeconds !== undefined && !Number.isInteger(gracePeriodSeconds)) {
+      throw badRequest(`gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}: must be an integer`);
+    }
     return {
       ...(policy === undefined ? {} : { propagationPolicy: policy as PropagationPolicy }),
       ...(preconditions === undefined ? {} : { preconditions }),
+      ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
     };
   }
 

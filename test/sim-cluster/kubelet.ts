@@ -2,9 +2,10 @@
 // (when its PersistentVolumeClaims are bound, i.e. have a host dir), then runs each container
 // as a host process (see container-process.ts), writing the pod's status through the store as a
 // real kubelet does. Level-triggered: events enqueue the pod's key; `sync` compares the pod with
-// what runs and acts. Graceful deletion is emulated with the KUBELET_FINALIZER the kubelet puts
-// on pods it binds: the store then only sets deletionTimestamp, the kubelet stops the containers
-// (SIGTERM, SIGKILL after the grace period), writes the final status and removes the finalizer.
+// what runs and acts. Graceful deletion as the real one: deleting a pod this kubelet runs only
+// sets its deletionTimestamp (the store keeps it for its grace period), the kubelet stops the
+// containers (SIGTERM, SIGKILL after the grace period), writes the final status and deletes the
+// pod with grace period 0.
 import { mkdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +25,6 @@ import { parseQuantity } from './quantity.js';
 import { resourceType } from './resources.js';
 import type { KubeObject, Store, StoreEvent } from './store.js';
 import { WorkQueue } from './work-queue.js';
-
-/** Held by every pod this kubelet bound, so deleting the pod waits for its processes to end. */
-export const KUBELET_FINALIZER = 'kubelet.sim-cluster.v6-node/graceful-deletion';
 
 export interface KubeletOptions {
   /** Per-pod dirs (volumes, logs, wrapper scripts) go under `<stateDir>/pods/<pod uid>`. */
@@ -195,7 +193,6 @@ export class Kubelet {
     }
     this.#store.update('pods', namespace, name, (draft) => {
       (draft['spec'] as NonNullable<IPod['spec']>).nodeName = this.nodeName;
-      draft.metadata.finalizers = [...(draft.metadata.finalizers ?? []), KUBELET_FINALIZER];
       const status = draft['status'] as NonNullable<IPod['status']>;
       status.conditions = [{ type: 'PodScheduled', status: 'True', lastTransitionTime: rfc3339(now) }];
     });
@@ -329,18 +326,17 @@ export class Kubelet {
     const { namespace, name } = pod.metadata as { namespace: string; name: string };
     if (runtime !== undefined) {
       const stopping = [...runtime.containers.entries()].filter(([, c]) => c.process !== undefined && c.state.terminated === undefined);
-      const graceMs = Math.min((pod.spec!.terminationGracePeriodSeconds ?? 30) * 1000, this.#maxGraceMs);
+      // The period the delete asked for (deletionGracePeriodSeconds), as a real kubelet takes it.
+      const seconds = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec!.terminationGracePeriodSeconds ?? 30;
+      const graceMs = Math.min(seconds * 1000, this.#maxGraceMs);
       for (const [containerName] of stopping) {
         recordEvent(this.#store, { component: 'kubelet', host: this.nodeName }, pod as unknown as KubeObject, 'Normal', 'Killing', `Stopping container ${containerName}`, this.#clock.now());
       }
       await Promise.all(stopping.map(([, c]) => c.process!.stop(graceMs)));
     }
-    if (!(pod.metadata?.finalizers ?? []).includes(KUBELET_FINALIZER)) return;
     const current = this.#store.get('pods', namespace, name);
     if (current === undefined || current.metadata.uid !== pod.metadata?.uid) return;
-    this.#store.update('pods', namespace, name, (draft) => {
-      draft.metadata.finalizers = (draft.metadata.finalizers ?? []).filter((f) => f !== KUBELET_FINALIZER);
-    });
+    this.#store.delete('pods', namespace, name, { gracePeriodSeconds: 0, preconditions: { uid: current.metadata.uid } });
     if (runtime !== undefined) await this.#tearDown(key, runtime, 0);
   }
 

@@ -62,6 +62,8 @@ export interface DeleteOptions {
   propagationPolicy?: PropagationPolicy;
   /** The delete fails with 409 Conflict unless the object still has this uid / resourceVersion. */
   preconditions?: { uid?: string; resourceVersion?: string };
+  /** A pod's grace period, instead of its `terminationGracePeriodSeconds`; 0 (the kubelet's last call) removes it. */
+  gracePeriodSeconds?: number;
 }
 
 export interface ListOptions {
@@ -91,6 +93,18 @@ function copy<T>(value: T): T {
 
 function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The grace period of a pod's deletion, as the real pod strategy's CheckGracefulDelete has it: the
+ * one asked for, else the pod's `terminationGracePeriodSeconds` (default 30); 0 for a pod no
+ * kubelet runs (unscheduled, or finished), which then goes at once.
+ */
+function podGracePeriod(pod: KubeObject, requested: number | undefined): number {
+  const spec = (pod['spec'] ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+  const phase = ((pod['status'] ?? {}) as { phase?: string }).phase;
+  if (spec.nodeName === undefined || phase === 'Succeeded' || phase === 'Failed') return 0;
+  return Math.max(requested ?? spec.terminationGracePeriodSeconds ?? 30, 0);
 }
 
 function keyOf(namespace: string | undefined, name: string): string {
@@ -202,7 +216,8 @@ export class Store {
     meta.resourceVersion = this.nextRevision();
     this.bucket(plural).set(keyOf(scope, name), draft);
     this.emit({ type: 'MODIFIED', plural, object: draft, oldObject: current });
-    if (meta.deletionTimestamp !== undefined && (meta.finalizers ?? []).length === 0) this.remove(type, draft);
+    // The last finalizer gone from an object being deleted removes it, once no grace period holds it.
+    if (meta.deletionTimestamp !== undefined && (meta.finalizers ?? []).length === 0 && (meta.deletionGracePeriodSeconds ?? 0) === 0) this.remove(type, draft);
     return copy(draft);
   }
 
@@ -223,21 +238,24 @@ export class Store {
     if (pre.resourceVersion !== undefined && pre.resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(type, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
     }
-    if (current.metadata.deletionTimestamp !== undefined) return copy(current);
+    if (current.metadata.deletionTimestamp !== undefined) {
+      if (opts.gracePeriodSeconds === 0 && (current.metadata.deletionGracePeriodSeconds ?? 0) > 0) this.endGracePeriod(type, current);
+      return this.get(plural, scope, name) ?? copy(current);
+    }
     const uid = current.metadata.uid!;
     let removed: KubeObject | undefined;
     const unsubscribe = this.on((event) => {
       if (event.type === 'DELETED' && event.object.metadata.uid === uid) removed = event.object;
     });
     try {
-      this.propagateDelete(type, current, opts.propagationPolicy ?? (plural === 'jobs' ? 'Orphan' : 'Background'));
+      this.propagateDelete(type, current, opts.propagationPolicy ?? (plural === 'jobs' ? 'Orphan' : 'Background'), opts.gracePeriodSeconds);
     } finally {
       unsubscribe();
     }
     return removed ?? this.get(plural, scope, name);
   }
 
-  private propagateDelete(type: ResourceType, current: KubeObject, policy: PropagationPolicy): void {
+  private propagateDelete(type: ResourceType, current: KubeObject, policy: PropagationPolicy, gracePeriodSeconds: number | undefined): void {
     const { namespace, name } = current.metadata as { namespace?: string; name: string };
     if (policy === 'Orphan') {
       for (const dep of this.dependentsOf(current)) this.dropOwnerRef(dep.plural, dep.object, current.metadata.uid!);
@@ -261,7 +279,7 @@ export class Store {
         this.delete(dep.plural, dep.object.metadata.namespace, dep.object.metadata.name!, { propagationPolicy: policy });
       }
     } else {
-      this.markDeleting(type, current);
+      this.markDeleting(type, current, undefined, type.plural === 'pods' ? podGracePeriod(current, gracePeriodSeconds) : 0);
       return;
     }
     this.finishIfReady(type, namespace, name);
@@ -342,21 +360,40 @@ export class Store {
   }
 
   /**
-   * Sets deletionTimestamp (applying `change` in the same write) when finalizers hold the object
-   * or it is a namespace, which waits until it is empty; otherwise removes it outright.
+   * Sets deletionTimestamp (applying `change` in the same write) when finalizers or a grace period
+   * hold the object, or it is a namespace, which waits until it is empty; otherwise removes it
+   * outright. A pod's grace period puts its deletionTimestamp that far ahead, as the real server
+   * does; its kubelet ends the period once the containers have stopped (`endGracePeriod`).
    */
-  private markDeleting(type: ResourceType, obj: KubeObject, change?: (draft: KubeObject) => void): void {
+  private markDeleting(type: ResourceType, obj: KubeObject, change?: (draft: KubeObject) => void, gracePeriodSeconds = 0): void {
     const stored = copy(obj);
     change?.(stored);
-    if ((stored.metadata.finalizers ?? []).length === 0 && type.plural !== 'namespaces') {
+    if ((stored.metadata.finalizers ?? []).length === 0 && gracePeriodSeconds === 0 && type.plural !== 'namespaces') {
       this.remove(type, obj);
       return;
     }
-    stored.metadata.deletionTimestamp = rfc3339(this.now());
-    stored.metadata.deletionGracePeriodSeconds = 0;
+    stored.metadata.deletionTimestamp = rfc3339(this.now() + gracePeriodSeconds * 1000);
+    stored.metadata.deletionGracePeriodSeconds = gracePeriodSeconds;
     stored.metadata.resourceVersion = this.nextRevision();
     this.bucket(type.plural).set(keyOf(stored.metadata.namespace, stored.metadata.name!), stored);
     this.emit({ type: 'MODIFIED', plural: type.plural, object: stored, oldObject: obj });
+  }
+
+  /**
+   * A delete with grace period 0 of an object in its grace period: the object goes now, unless
+   * finalizers still hold it (then its deletionGracePeriodSeconds becomes 0 and it waits for them).
+   */
+  private endGracePeriod(type: ResourceType, obj: KubeObject): void {
+    const ended = copy(obj);
+    ended.metadata.deletionTimestamp = rfc3339(this.now());
+    ended.metadata.deletionGracePeriodSeconds = 0;
+    if ((ended.metadata.finalizers ?? []).length === 0) {
+      this.remove(type, ended);
+      return;
+    }
+    ended.metadata.resourceVersion = this.nextRevision();
+    this.bucket(type.plural).set(keyOf(ended.metadata.namespace, ended.metadata.name!), ended);
+    this.emit({ type: 'MODIFIED', plural: type.plural, object: ended, oldObject: obj });
   }
 
   /** Removes the object, then collects dependents left without owners and completes waiting owners. */
