@@ -193,6 +193,12 @@ const wrongFields: Array<[string, Record<string, unknown>, string]> = [
   ['results limit', { results: { max_output_bytes: 'big' } }, 'results.max_output_bytes: expected a positive integer'],
   ['log level', { logging: { level: 'loud' } }, 'logging.level: expected one of trace, debug, info, warn, error, fatal'],
   ['unknown top-level key', { databse: [] }, 'databse: unknown key'],
+  ['no server at all', { server_url: undefined }, 'server_url: required: the vantage6 4.x server (or hq_url for a vantage6 5 hub)'],
+  ['a 4.x server and a 5 hub', { hq_url: 'https://hq.example.org' }, 'hq_url: give server_url (a vantage6 4.x server) or hq_url'],
+  ['keycloak for a 4.x server', { keycloak: { url: 'https://kc.example.org' } }, 'keycloak: only for a vantage6 5 hub'],
+  ['a 5 hub without keycloak', { server_url: undefined, hq_url: 'https://hq.example.org', name: 'alpha' }, "keycloak.url: required for a vantage6 5 hub"],
+  ['a 5 hub without the node name', { server_url: undefined, hq_url: 'https://hq.example.org', keycloak: { url: 'https://kc.example.org' } }, 'name: required for a vantage6 5 hub'],
+  ['a 5 hub URL with a port and port', { server_url: undefined, hq_url: 'https://hq.example.org:7601', port: 7601, name: 'a', keycloak: { url: 'https://kc.example.org' } }, 'port: hq_url already has a port'],
 ];
 
 for (const [title, extra, expected] of wrongFields) {
@@ -204,6 +210,15 @@ for (const [title, extra, expected] of wrongFields) {
     );
   });
 }
+
+test('a 5 hub: hq_url, the node name and Keycloak (from the config or from the environment as upstream names it); api_path defaults to /hq and the key is a Keycloak client secret', (t) => {
+  const hub = { server_url: undefined, hq_url: 'https://hq.example.org', port: 7601, api_key: 'Xq3vGm9T0pWcNfRk2hLsYdBe7uJa5ZoE' };
+  const fromFile = parseConfig(minimal({ ...hub, name: 'alpha', keycloak: { url: 'https://kc.example.org' } }), {}).config;
+  t.like(fromFile, { protocol: 5, server_url: 'https://hq.example.org', port: 7601, api_path: '/hq', name: 'alpha', keycloak: { url: 'https://kc.example.org', realm: 'vantage6' } });
+  const fromEnv = parseConfig(minimal(hub), { V6_NODE_NAME: 'beta', KEYCLOAK_URL: 'http://kc:7680', KEYCLOAK_REALM: 'v6' }).config;
+  t.like(fromEnv, { protocol: 5, name: 'beta', keycloak: { url: 'http://kc:7680', realm: 'v6' } });
+  t.like(parseConfig(minimal(), {}).config, { protocol: 4, api_path: '/api' });
+});
 
 test('every wrong field is named at once', (t) => {
   const found = problems(

@@ -279,16 +279,54 @@ const logLevel = z
   .transform((v) => pythonLevels[v.toLowerCase()] ?? v.toLowerCase())
   .pipe(z.enum(logLevels, { error: expected(`one of ${logLevels.join(', ')}`) }));
 
+/** The vantage6 protocol a config speaks: 4.x (`server_url`, API key login) or 5 (`hq_url`, Keycloak). */
+export type ProtocolVersion = 4 | 5;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What is wrong with the server keys, as [path, message]: which server, its login, its port. Reads
+ * the fields warily: it runs also when their own schemas have failed.
+ */
+function serverProblems(c: { server_url?: unknown; hq_url?: unknown; port?: unknown; api_key?: unknown; name?: unknown; keycloak?: unknown }): Array<[string[], string]> {
+  const problems: Array<[string[], string]> = [];
+  const url = [c.server_url, c.hq_url].find((u) => typeof u === 'string');
+  if (c.server_url === undefined && c.hq_url === undefined) problems.push([['server_url'], 'required: the vantage6 4.x server (or hq_url for a vantage6 5 hub)']);
+  if (c.server_url !== undefined && c.hq_url !== undefined) {
+    problems.push([['hq_url'], 'give server_url (a vantage6 4.x server) or hq_url (a vantage6 5 hub), not both']);
+  }
+  if (c.port !== undefined && url !== undefined && /:\d*$/.test(url.split('/')[2] ?? '')) {
+    problems.push([['port'], `${c.server_url === undefined ? 'hq_url' : 'server_url'} already has a port; give it in one place only`]);
+  }
+  if (c.hq_url === undefined) {
+    if (typeof c.api_key === 'string' && c.api_key !== '' && !UUID.test(c.api_key)) problems.push([['api_key'], 'expected a UUID (the node API key)']);
+    if (c.keycloak !== undefined) problems.push([['keycloak'], 'only for a vantage6 5 hub: set hq_url instead of server_url']);
+    if (c.name !== undefined) problems.push([['name'], 'only for a vantage6 5 hub: set hq_url instead of server_url']);
+    return problems;
+  }
+  if (c.keycloak === undefined) problems.push([['keycloak', 'url'], 'required for a vantage6 5 hub: the Keycloak that issues the node\'s tokens (or KEYCLOAK_URL)']);
+  if (c.name === undefined) problems.push([['name'], 'required for a vantage6 5 hub: the node\'s name, whose Keycloak client is <name>-node-client (or V6_NODE_NAME)']);
+  return problems;
+}
+
 const configSchema = z
   .strictObject({
-    api_key: z.uuid({ error: expected('a UUID (the node API key)') }),
-    server_url: httpUrl('an http or https URL'),
+    /** A 4.x server's node API key (a UUID), or a 5.x node's Keycloak client secret. */
+    api_key: nonEmpty,
+    /** A vantage6 4.x server; `hq_url` instead for a vantage6 5 hub. */
+    server_url: httpUrl('an http or https URL').optional(),
+    hq_url: httpUrl('an http or https URL').optional(),
     port: portNumber.optional(),
+    /** Default `/api` for a 4.x server, `/hq` for a 5 hub (as vantage6's own tools write them). */
     api_path: z
       .string({ error: expected('a string') })
       .refine((v) => v === '' || v.startsWith('/'), { error: expected('a path starting with / (or empty)') })
       .transform((v) => v.replace(/\/+$/, ''))
-      .default('/api'),
+      .optional(),
+    /** A 5.x node's name at the hub: its Keycloak client is `<name>-node-client`. */
+    name: nonEmpty.optional(),
+    /** The Keycloak that issues a 5.x node's tokens. */
+    keycloak: z.strictObject({ url: httpUrl('an http or https URL'), realm: nonEmpty.default('vantage6') }).optional(),
     databases: databasesSchema,
     encryption: encryptionSchema,
     policies: policiesSchema,
@@ -349,10 +387,9 @@ const configSchema = z
     results: z.strictObject({ max_output_bytes: positiveInt.default(50 * 1024 * 1024) }).prefault({}),
     logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
   })
+  // Run even when other fields are wrong, so that a wrong api_key is named with them.
+  .superRefine((c, ctx) => serverProblems(c).forEach(([path, message]) => ctx.addIssue({ code: 'custom', path, message })), { when: () => true })
   .superRefine((c, ctx) => {
-    if (c.port !== undefined && /:\d*$/.test(c.server_url.split('/')[2] ?? '')) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: 'server_url already has a port; give it in one place only' });
-    }
     if (c.encryption.enabled && c.encryption.private_key === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -380,6 +417,10 @@ const configSchema = z
     if (c.metrics.proxy_port === c.proxy.listen_port || c.metrics.proxy_port === c.metrics.port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'proxy_port'], message: 'must differ from proxy.listen_port and metrics.port (they share the pod)' });
     }
+   })
+  .transform(({ hq_url, ...c }) => {
+    const protocol: ProtocolVersion = hq_url === undefined ? 4 : 5;
+    return { ...c, protocol, server_url: c.server_url ?? hq_url ?? '', api_path: c.api_path ?? (protocol === 5 ? '/hq' : '/api') };
   });
 
 export type Config = z.output<typeof configSchema>;
@@ -398,6 +439,9 @@ export type IsolationConfig = Config['isolation'];
 /** Environment variables that override a config path (the variable wins when set and non-empty). */
 export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[] }> = [
   { env: 'V6_API_KEY', path: ['api_key'] },
+  { env: 'V6_NODE_NAME', path: ['name'] },
+  { env: 'KEYCLOAK_URL', path: ['keycloak', 'url'] },
+  { env: 'KEYCLOAK_REALM', path: ['keycloak', 'realm'] },
   { env: 'V6_PRIVATE_KEY_FILE', path: ['encryption', 'private_key'] },
   { env: 'V6_KUBE_NODE_NAME', path: ['kubernetes', 'node_name'] },
   { env: 'V6_REDIS_URL', path: ['redis', 'url'] },
@@ -431,8 +475,9 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   const fromEnv = new Map<string, string>();
   for (const { env: name, path } of ENV_OVERRIDES) {
     const value = env[name];
+    if (value === undefined || value === '') continue;
     const parent = mappingAt(data, path.slice(0, -1));
-    if (value === undefined || value === '' || parent === undefined) continue;
+    if (parent === undefined) continue;
     parent[path.at(-1)!] = value;
     fromEnv.set(path.join('.'), name);
   }

@@ -9,6 +9,7 @@ export type AgentErrorCode =
   | 'V6_SERVER_ERROR'
   | 'V6_SERVER_BAD_RESPONSE'
   | 'V6_AUTH_REJECTED'
+  | 'V6_SERVER_VERSION'
   | 'V6_ENCRYPTION_MISMATCH'
   | 'V6_RUN_NOT_RUNNABLE'
   | 'V6_KUBE_API_ERROR'
@@ -62,6 +63,17 @@ export class ServerBadResponseError extends AgentError {
 export class AuthRejectedError extends AgentError {
   constructor(message: string) {
     super('V6_AUTH_REJECTED', message, { retryable: false });
+  }
+}
+
+/** The server speaks another vantage6 major than the config is for: the admin must fix the config. */
+export class ServerVersionError extends AgentError {
+  constructor(base: string, version: string, expected: number) {
+    const fix =
+      expected === 4
+        ? 'for a vantage6 5 hub set hq_url, name and keycloak instead of server_url'
+        : 'for a vantage6 4.x server set server_url instead of hq_url (and remove name and keycloak)';
+    super('V6_SERVER_VERSION', `the server at ${base} is vantage6 ${version}, but the config is for vantage6 ${expected}: ${fix}`, { retryable: false });
   }
 }
 

@@ -145,6 +145,8 @@ export class NodeAgent {
     const client = new ServerClient({
       endpoints,
       apiKey: config.api_key,
+      protocol: config.protocol,
+      ...(config.keycloak === undefined || config.name === undefined ? {} : { keycloak: { ...config.keycloak, nodeName: config.name } }),
       logger: logger.child({ subsystem: 'server' }),
       onToken: (kind) => metrics.tokenObtained?.(kind),
     });

@@ -11,6 +11,7 @@ import {
   ServerBadResponseError,
   ServerResponseError,
   ServerUnreachableError,
+  ServerVersionError,
 } from '../errors.js';
 import { ServerClient, serverEndpoints, type ServerClientOptions } from './client.js';
 
@@ -61,6 +62,15 @@ async function harness(
   });
   return { server, client, clock, tokens, sent };
 }
+
+test('a config for a 5 hub against a 4.x server is refused before any login, naming the keys to change; the version is asked without a token', async (t) => {
+  const { client, tokens, sent } = await harness(t, {}, { protocol: 5, keycloak: { url: 'http://127.0.0.1:9', realm: 'vantage6', nodeName: 'alpha' } });
+  const error = await t.throwsAsync(client.login(), { instanceOf: ServerVersionError });
+  t.false(error.retryable);
+  t.regex(error.message, /is vantage6 4\.14\.0, but the config is for vantage6 5: for a vantage6 4\.x server set server_url instead of hq_url/);
+  t.deepEqual(tokens, []);
+  t.deepEqual(sent, ['GET /api/version']);
+});
 
 test('login reads the identity: node, organization and collaboration', async (t) => {
   const { client, tokens } = await harness(t, {}, { nodeId: 4 });

@@ -1,12 +1,15 @@
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
+import type { ProtocolVersion } from '../config.js';
 import {
   AuthRejectedError,
   ServerBadResponseError,
   ServerResponseError,
   ServerUnreachableError,
+  ServerVersionError,
 } from '../errors.js';
 import { decodeJwtClaims } from './jwt.js';
+import { clientCredentialsToken, type KeycloakClient } from './keycloak.js';
 
 /** Where the server lives: `origin` is `server_url[:port]`, `base` adds the API path (spec A1). */
 export interface ServerEndpoints {
@@ -37,6 +40,10 @@ export interface RequestOptions {
 export interface ServerClientOptions {
   readonly endpoints: ServerEndpoints;
   readonly apiKey: string;
+  /** The protocol the config is for; the server's `GET version` must have this major (default 4). */
+  readonly protocol?: ProtocolVersion;
+  /** A 5 hub's Keycloak and the node's name there (the client secret is `apiKey`). */
+  readonly keycloak?: Omit<KeycloakClient, 'secret'>;
   readonly logger: Logger;
   /** Milliseconds since the epoch; injected so tests control token expiry. */
   readonly now?: () => number;
@@ -50,20 +57,24 @@ export interface ServerClientOptions {
 
 interface Tokens {
   access: string;
-  refresh: string;
-  refreshUrl: string;
-  expiresAt: number;
+  /** A 4.x server's refresh token and where to use it; a 5 hub's Keycloak gives none. */
+  refresh?: { token: string; url: string };
+  /** When to renew: the refresh margin before expiry, or a quarter of the lifetime if that is less (Keycloak's 5-minute tokens). */
+  renewAt: number;
 }
 
 /**
- * The node's REST client for the vantage6 4.x server: logs in with the API key, refreshes the
- * access token before it expires (checked before every use, so no timer can drift), and turns
- * every failure into a typed error. It does not retry on its own except once after a 401
+ * The node's REST client for a vantage6 4.x server or 5 hub: checks that the server's version is
+ * the config's, logs in with the API key (4.x: `POST token/node`; 5: Keycloak's client-credentials
+ * grant), renews the access token before it expires (checked before every use, so no timer can
+ * drift), and turns every failure into a typed error. It does not retry on its own except once after a 401
  * with a fresh token; callers that need durability retry through their queue.
  */
 export class ServerClient {
   readonly endpoints: ServerEndpoints;
   private readonly apiKey: string;
+  private readonly protocol: ProtocolVersion;
+  private readonly keycloak: KeycloakClient | undefined;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly refreshBeforeMs: number;
@@ -76,6 +87,8 @@ export class ServerClient {
   constructor(options: ServerClientOptions) {
     this.endpoints = options.endpoints;
     this.apiKey = options.apiKey;
+    this.protocol = options.protocol ?? 4;
+    this.keycloak = options.keycloak === undefined ? undefined : { ...options.keycloak, secret: options.apiKey };
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.refreshBeforeMs = (options.refreshBeforeExpirySeconds ?? 600) * 1000;
@@ -84,18 +97,14 @@ export class ServerClient {
     this.onToken = options.onToken;
   }
 
-  /** Logs in and reads the node's identity: node, organization and collaboration. */
+  /** Checks the server's version, logs in and reads the node's identity: node, organization and collaboration. */
   async login(): Promise<NodeIdentity> {
+    await this.checkVersion();
     const tokens = await this.obtainTokens('login');
-    const nodeId = Number(decodeJwtClaims(tokens.access).sub);
-    if (!Number.isInteger(nodeId)) throw new ServerBadResponseError('POST', 'token/node', 'token subject is not a node id');
-    const node = await this.request<{ name: string; organization: { id: number }; collaboration: { id: number } }>(
-      'GET',
-      `node/${nodeId}`,
-    );
+    const node = this.protocol === 5 ? await this.request<NodeRecord>('GET', 'node/me') : await this.request<NodeRecord>('GET', `node/${this.subjectNodeId(tokens)}`);
     const organization = await this.request<{ name: string }>('GET', `organization/${node.organization.id}`);
     return {
-      nodeId,
+      nodeId: node.id,
       nodeName: node.name,
       organizationId: node.organization.id,
       organizationName: organization.name,
@@ -103,10 +112,25 @@ export class ServerClient {
     };
   }
 
+  /** A 4.x token's subject is the node id (spec A2). */
+  private subjectNodeId(tokens: Tokens): number {
+    const nodeId = Number(decodeJwtClaims(tokens.access).sub);
+    if (!Number.isInteger(nodeId)) throw new ServerBadResponseError('POST', 'token/node', 'token subject is not a node id');
+    return nodeId;
+  }
+
+  /** `GET version` (no login needed; 4.x and 5 both answer `{"version": "x.y.z"}`): its major must be the config's. */
+  private async checkVersion(): Promise<void> {
+    const { version } = await this.parse<{ version?: unknown }>('GET', 'version', await this.sendTo('GET', `${this.endpoints.base}/version`, undefined, undefined));
+    const major = typeof version === 'string' ? Number(version.split('.')[0]) : Number.NaN;
+    if (major === this.protocol) return;
+    throw new ServerVersionError(this.endpoints.base, String(version), this.protocol);
+  }
+
   /** An access token valid for at least the refresh margin; logs in or refreshes as needed. */
   async accessToken(): Promise<string> {
     const tokens = this.tokens;
-    if (tokens && tokens.expiresAt - this.now() > this.refreshBeforeMs) return tokens.access;
+    if (tokens && this.now() < tokens.renewAt) return tokens.access;
     return (await this.obtainTokens(tokens ? 'refresh' : 'login')).access;
   }
 
@@ -137,6 +161,7 @@ export class ServerClient {
   }
 
   private async authenticate(): Promise<Tokens> {
+    if (this.keycloak !== undefined) return this.keycloakToken('login');
     const response = await this.sendTo('POST', `${this.endpoints.base}/token/node`, { api_key: this.apiKey }, undefined);
     if (response.statusCode === 401) {
       await response.body.dump();
@@ -157,32 +182,43 @@ export class ServerClient {
     return this.store(body);
   }
 
+  /** A 5 hub's node asks Keycloak again: there is no refresh token. */
+  private async keycloakToken(kind: 'login' | 'refresh'): Promise<Tokens> {
+    const access = await clientCredentialsToken(this.keycloak!, { timeoutMs: this.timeoutMs, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}) });
+    this.onToken?.(kind);
+    if (kind === 'login') this.logger.info({ keycloak: this.keycloak!.url }, 'logged in to the vantage6 hub through Keycloak');
+    return this.store({ access_token: access });
+  }
+
   private async refresh(): Promise<Tokens> {
-    const current = this.tokens;
+    const current = this.tokens?.refresh;
+    if (this.keycloak !== undefined) return this.keycloakToken('refresh');
     if (!current) return this.authenticate();
-    const response = await this.sendTo('POST', `${this.endpoints.origin}${current.refreshUrl}`, undefined, current.refresh);
+    const response = await this.sendTo('POST', `${this.endpoints.origin}${current.url}`, undefined, current.token);
     if (response.statusCode === 401 || response.statusCode === 422) {
       this.logger.info({ status: response.statusCode }, 'refresh token rejected; logging in again');
       await response.body.dump();
       return this.authenticate();
     }
-    const body = await this.parse<TokenResponse>('POST', current.refreshUrl, response);
+    const body = await this.parse<TokenResponse>('POST', current.url, response);
     this.onToken?.('refresh');
     this.logger.debug('refreshed the access token');
     return this.store(body);
   }
 
   private store(body: TokenResponse): Tokens {
-    if (typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string') {
+    const keycloak = this.keycloak !== undefined;
+    if (typeof body.access_token !== 'string' || (!keycloak && typeof body.refresh_token !== 'string')) {
       throw new ServerBadResponseError('POST', 'token', 'no access_token/refresh_token in the answer');
     }
-    const exp = Number(decodeJwtClaims(body.access_token).exp);
+    const claims = decodeJwtClaims(body.access_token);
+    const [exp, iat] = [Number(claims.exp) * 1000, Number(claims.iat) * 1000];
+    // A token without exp never expires; renew it daily anyway.
+    const margin = Number.isFinite(iat) ? Math.min(this.refreshBeforeMs, (exp - iat) / 4) : this.refreshBeforeMs;
     const tokens: Tokens = {
       access: body.access_token,
-      refresh: body.refresh_token,
-      refreshUrl: body.refresh_url ?? '/api/token/refresh',
-      // A token without exp never expires; refresh it daily anyway.
-      expiresAt: Number.isFinite(exp) ? exp * 1000 : this.now() + 86_400_000,
+      ...(keycloak ? {} : { refresh: { token: body.refresh_token!, url: body.refresh_url ?? '/api/token/refresh' } }),
+      renewAt: Number.isFinite(exp) ? exp - margin : this.now() + 86_400_000,
     };
     this.tokens = tokens;
     return tokens;
@@ -231,6 +267,14 @@ export class ServerClient {
     if (response.statusCode >= 300) throw new ServerResponseError(method, path, response.statusCode, parsed);
     return parsed as T;
   }
+}
+
+/** What the node reads of its own record (`GET node/<id>`, or a 5 hub's `GET node/me`). */
+interface NodeRecord {
+  id: number;
+  name: string;
+  organization: { id: number };
+  collaboration: { id: number };
 }
 
 interface TokenResponse {

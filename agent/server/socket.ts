@@ -124,10 +124,13 @@ export class ServerSocket {
       this.logger.info('received sync: the server accepted this node');
       this.handlers.onSync();
     });
-    socket.on('new_task', (event: NewTaskEvent) => {
-      this.logger.info({ taskId: event?.id, parentId: event?.parent_id }, 'received new_task');
-      this.handlers.onNewTask(event);
-    });
+    // `new_task` from a 4.x server, `new_task_update` from a 5 hub: the same `{id, parent_id}`.
+    for (const name of ['new_task', 'new_task_update']) {
+      socket.on(name, (event: NewTaskEvent) => {
+        this.logger.info({ taskId: event?.id, parentId: event?.parent_id }, `received ${name}`);
+        this.handlers.onNewTask(event);
+      });
+    }
     socket.on('kill_containers', (event: KillContainersEvent) => {
       this.logger.info({ event }, 'received kill_containers');
       this.handlers.onKillContainers(event);

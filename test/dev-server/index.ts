@@ -14,6 +14,7 @@ import { registerResultRoutes } from './resources/result.js';
 import { registerRunRoutes } from './resources/run.js';
 import { registerTaskRoutes } from './resources/task.js';
 import { registerTokenRoutes } from './resources/token.js';
+import { registerVersionRoute } from './resources/version.js';
 import { attachTaskEvents } from './socket/events.js';
 import { defaultFixtures, type Fixtures } from './state/fixtures.js';
 import { DevServerState } from './state/model.js';
@@ -81,7 +82,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const ctx: ServerContext = { state, tokens, apiPath, blobStoreEnabled: options.blobStoreEnabled ?? false, emit: events.emit };
   for (const register of [
     registerTokenRoutes, registerEntityRoutes, registerRunRoutes, registerTaskRoutes,
-    registerResultRoutes, registerBlobstreamRoutes, registerKillRoutes,
+    registerResultRoutes, registerBlobstreamRoutes, registerKillRoutes, registerVersionRoute,
   ]) {
     register(router, ctx);
   }
