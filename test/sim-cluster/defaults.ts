@@ -80,8 +80,16 @@ function decodeSecret(obj: KubeObject): void {
   delete obj['stringData'];
 }
 
+/** ObjectMeta's collections that Go encodes with `omitempty`: empty ones are not in the object. */
+const OMITTED_WHEN_EMPTY = ['labels', 'annotations', 'finalizers', 'ownerReferences'] as const;
+
 /** Applies the server's defaults for `plural` in place. `obj.metadata.uid` must be set. */
 export function applyDefaults(plural: string, obj: KubeObject): void {
+  const meta = obj.metadata as Record<string, unknown>;
+  for (const key of OMITTED_WHEN_EMPTY) {
+    const value = meta[key];
+    if (value !== null && typeof value === 'object' && Object.keys(value).length === 0) delete meta[key];
+  }
   switch (plural) {
     case 'pods': {
       const spec = record(obj, 'spec');
