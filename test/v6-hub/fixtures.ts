@@ -53,7 +53,7 @@ export interface HubFixtures {
 export class HqClient {
   constructor(
     readonly apiBase: string,
-    private token: string,
+    readonly token: string,
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -127,6 +127,9 @@ export async function createHubFixtures(apiBase: string, keycloakUrl: string, re
       organization_id: org.id,
       roles: researcher,
     });
+    // HQ gives a person a temporary password: their first login sets it (to the same one here)
+    // and fills in the profile, so the fixture's password logs in without more questions.
+    await deviceLogin(keycloakUrl, realm, PUBLIC_CLIENT, username, password);
     users.push({ id: created.id, username, organization_id: org.id, password });
   }
   const script = await admin.request<{ id: number; client_secret: string }>('POST', 'user', {

@@ -58,6 +58,11 @@ async function browse(jar: CookieJar, url: string, init: RequestInit = {}): Prom
   throw new Error(`too many redirects from ${url}`);
 }
 
+/** The message on a Keycloak page (a login error, a refused password). */
+function feedback(html: string): string {
+  return (/class="[^"]*(?:alert|error|feedback)[^"]*"[^>]*>([\s\S]{0,400})/.exec(html)?.[1] ?? html.slice(0, 800)).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
 function formAction(html: string, page: string): string | undefined {
   const form = /<form[^>]*id="kc-form-login"[^>]*>/.exec(html)?.[0] ?? /<form[^>]*>/.exec(html)?.[0];
   const action = form && /action="([^"]+)"/.exec(form)?.[1];
@@ -78,13 +83,26 @@ export async function deviceLogin(keycloakUrl: string, realm: string, clientId: 
   const login = await browse(jar, device.verification_uri_complete);
   const action = formAction(login.html, login.url);
   if (!action) throw new Error(`no login form at ${login.url} (${login.status}): ${login.html.slice(0, 500)}`);
-  const done = await browse(jar, action, { method: 'POST', body: new URLSearchParams({ username, password, credentialId: '' }) });
-  // A consent page (clients with consent required) is answered with "Yes".
-  if (/name="accept"/.test(done.html)) {
-    const consent = formAction(done.html, done.url);
-    if (consent) await browse(jar, consent, { method: 'POST', body: new URLSearchParams({ accept: 'Yes' }) });
-  } else if (/id="kc-form-login"/.test(done.html)) {
-    throw new Error(`Keycloak did not accept ${username}'s login on the device verification page: ${/class="[^"]*(?:alert|error)[^"]*"[^>]*>([\s\S]{0,300})/.exec(done.html)?.[1] ?? done.html.slice(0, 500)}`);
+  let page = await browse(jar, action, { method: 'POST', body: new URLSearchParams({ username, password, credentialId: '' }) });
+  // What Keycloak asks next, answered as the person would: a new password for the temporary one
+  // HQ gives the users it makes (kept the same here, so the fixture's password stays valid), the
+  // profile fields the realm's user profile requires, a consent.
+  for (let step = 0; step < 5; step++) {
+    const next = formAction(page.html, page.url);
+    if (/id="kc-form-login"/.test(page.html)) {
+      throw new Error(`Keycloak did not accept ${username}'s login on the device verification page: ${feedback(page.html)}`);
+    } else if (next && /name="password-new"/.test(page.html)) {
+      page = await browse(jar, next, { method: 'POST', body: new URLSearchParams({ 'password-new': password, 'password-confirm': password }) });
+    } else if (next && /id="kc-update-profile-form"/.test(page.html)) {
+      page = await browse(jar, next, {
+        method: 'POST',
+        body: new URLSearchParams({ username, email: `${username}@example.org`, firstName: username, lastName: 'Person' }),
+      });
+    } else if (next && /name="accept"/.test(page.html)) {
+      page = await browse(jar, next, { method: 'POST', body: new URLSearchParams({ accept: 'Yes' }) });
+    } else {
+      break;
+    }
   }
 
   const answer = await postForm(`${oidc(keycloakUrl, realm)}/token`, {
@@ -92,6 +110,6 @@ export async function deviceLogin(keycloakUrl: string, realm: string, clientId: 
     client_id: clientId,
     device_code: device.device_code,
   });
-  if (!answer.ok) throw new Error(`Keycloak gave no token for ${username}'s device login: ${answer.status} ${await answer.text()}`);
+  if (!answer.ok) throw new Error(`Keycloak gave no token for ${username}'s device login: ${answer.status} ${await answer.text()}; the last page (${page.url}): ${feedback(page.html)}`);
   return (await answer.json()) as Token;
 }
