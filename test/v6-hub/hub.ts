@@ -107,23 +107,28 @@ async function waitForHq(url: string, child: ChildProcess, log: () => Promise<st
 /** Starts Keycloak and HQ on free loopback ports, with fresh databases, and makes the fixtures. */
 export async function startRealHub(options: { host?: string } = {}): Promise<RealHub> {
   const host = options.host ?? DEFAULT_HOST;
-  // The virtualenv and Keycloak are independent: built (on a new machine) and started side by side.
-  const [python, keycloak] = await Promise.all([ensureHqVenv(), startKeycloak()]);
+  const keycloakPort = await freePort();
+  const keycloakUrl = `http://127.0.0.1:${keycloakPort}`;
+  // Keycloak and HQ start side by side (on a new machine, the virtualenv builds meanwhile too):
+  // serve.py does its imports, then waits for the realm before HQ reads its public key.
+  const starting = startKeycloak({ port: keycloakPort });
+  let keycloak: RunningKeycloak | undefined;
   let dir: string | undefined;
   let child: ChildProcess | undefined;
   let output: ReturnType<typeof createWriteStream> | undefined;
   let consoleFile = '';
   const hqLog = () => (consoleFile ? readFile(consoleFile, 'utf8').catch(() => '') : Promise.resolve(''));
-  const log = async () => `=== vantage6 HQ ${HQ_VERSION} ===\n${await hqLog()}\n=== Keycloak ===\n${await keycloak.log()}`;
+  const log = async () => `=== vantage6 HQ ${HQ_VERSION} ===\n${await hqLog()}\n=== Keycloak ===\n${(await keycloak?.log()) ?? ''}`;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       if (child) await stop(child);
       output?.end();
-      await keycloak.close();
+      await (keycloak ?? (await starting.catch(() => undefined)))?.close();
       if (dir) await rm(dir, { recursive: true, force: true });
     })());
   try {
+    const python = await ensureHqVenv();
     dir = await mkdtemp(join(tmpdir(), 'v6-real-hub-'));
     const port = await freePort();
     const configFile = join(dir, 'hq.yaml');
@@ -136,12 +141,14 @@ export async function startRealHub(options: { host?: string } = {}): Promise<Rea
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
-        KEYCLOAK_URL: keycloak.url,
+        KEYCLOAK_URL: keycloakUrl,
         KEYCLOAK_REALM: REALM,
         KEYCLOAK_ADMIN_USERNAME: HUB_ADMIN.username,
         KEYCLOAK_ADMIN_PASSWORD: HUB_ADMIN.password,
         KEYCLOAK_ADMIN_CLIENT: BACKEND_ADMIN_CLIENT.clientId,
         KEYCLOAK_ADMIN_CLIENT_SECRET: BACKEND_ADMIN_CLIENT.secret,
+        // On a new machine Keycloak is downloaded and its realm made first.
+        V6_NODE_AUTH_WAIT_S: String(COLD_START_MS / 1000),
       },
     });
     child.stdout!.pipe(output);
@@ -150,6 +157,7 @@ export async function startRealHub(options: { host?: string } = {}): Promise<Rea
     const killOnExit = () => hq.kill('SIGKILL');
     process.once('exit', killOnExit);
     hq.once('exit', () => process.off('exit', killOnExit));
+    keycloak = await starting;
     const url = `http://${host}:${port}`;
     await waitForHq(url, hq, hqLog);
     const fixtures = await createHubFixtures(`${url}${API_PATH}`, keycloak.url, REALM);

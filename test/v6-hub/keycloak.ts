@@ -130,7 +130,7 @@ function stopGroup(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startKeycloakFrom(dir: string, options: { snapshot: boolean }): Promise<RunningKeycloak & { stop(): Promise<void> }> {
+async function startKeycloakFrom(dir: string, options: { snapshot: boolean; port?: number }): Promise<RunningKeycloak & { stop(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'v6-hub-keycloak-'));
   const home = join(root, 'keycloak');
   await mkdir(join(home, 'bin'), { recursive: true });
@@ -140,7 +140,7 @@ async function startKeycloakFrom(dir: string, options: { snapshot: boolean }): P
   if (options.snapshot) {
     for (const file of await readdir(join(dir, SNAPSHOT))) await copyFile(join(dir, SNAPSHOT, file), join(home, 'data', 'h2', file));
   }
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const consoleFile = join(root, 'keycloak.log');
   const output = createWriteStream(consoleFile);
@@ -198,9 +198,9 @@ async function startKeycloakFrom(dir: string, options: { snapshot: boolean }): P
   }
 }
 
-/** Starts Keycloak (dev mode, its own H2 from the realm's snapshot) on a free loopback port. */
-export async function startKeycloak(): Promise<RunningKeycloak> {
+/** Starts Keycloak (dev mode, its own H2 from the realm's snapshot) on `port` (a free loopback port if not given). */
+export async function startKeycloak(options: { port?: number } = {}): Promise<RunningKeycloak> {
   const dir = await ensureKeycloak();
-  const { url, home, log, close } = await startKeycloakFrom(dir, { snapshot: true });
+  const { url, home, log, close } = await startKeycloakFrom(dir, { snapshot: true, port: options.port });
   return { url, home, log, close };
 }
