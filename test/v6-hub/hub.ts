@@ -42,8 +42,6 @@ const STARTUP_TIMEOUT_MS = 120_000;
  * then the start.
  */
 export const COLD_START_MS = 12 * 60_000;
-/** A warm start: Keycloak from the snapshot, HQ, the fixtures. */
-export const WARM_START_MS = 3 * 60_000;
 const serve = fileURLToPath(new URL('serve.py', import.meta.url));
 
 /** HQ's config file, with the keys of the config.yaml vantage6 5.0.3's HQ chart renders (hq_config.j2's defaults). */
@@ -104,14 +102,14 @@ async function waitForHq(url: string, child: ChildProcess, log: () => Promise<st
   }
 }
 
-/** Starts Keycloak and HQ on free loopback ports, with fresh databases, and makes the fixtures. */
+/** Starts Keycloak and HQ on free ports of `host` (loopback), with fresh databases, and makes the fixtures. */
 export async function startRealHub(options: { host?: string } = {}): Promise<RealHub> {
   const host = options.host ?? DEFAULT_HOST;
   const keycloakPort = await freePort();
-  const keycloakUrl = `http://127.0.0.1:${keycloakPort}`;
+  const keycloakUrl = `http://${host}:${keycloakPort}`;
   // Keycloak and HQ start side by side (on a new machine, the virtualenv builds meanwhile too):
   // serve.py does its imports, then waits for the realm before HQ reads its public key.
-  const starting = startKeycloak({ port: keycloakPort });
+  const starting = startKeycloak({ port: keycloakPort, host });
   let keycloak: RunningKeycloak | undefined;
   let dir: string | undefined;
   let child: ChildProcess | undefined;

@@ -130,7 +130,7 @@ function stopGroup(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startKeycloakFrom(dir: string, options: { snapshot: boolean; port?: number }): Promise<RunningKeycloak & { stop(): Promise<void> }> {
+async function startKeycloakFrom(dir: string, options: { snapshot: boolean; port?: number; host?: string }): Promise<RunningKeycloak & { stop(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'v6-hub-keycloak-'));
   const home = join(root, 'keycloak');
   await mkdir(join(home, 'bin'), { recursive: true });
@@ -141,10 +141,11 @@ async function startKeycloakFrom(dir: string, options: { snapshot: boolean; port
     for (const file of await readdir(join(dir, SNAPSHOT))) await copyFile(join(dir, SNAPSHOT, file), join(home, 'data', 'h2', file));
   }
   const port = options.port ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
+  const host = options.host ?? '127.0.0.1';
+  const url = `http://${host}:${port}`;
   const consoleFile = join(root, 'keycloak.log');
   const output = createWriteStream(consoleFile);
-  const child = spawn('sh', [join(home, 'bin', 'kc.sh'), 'start-dev', '--http-host=127.0.0.1', `--http-port=${port}`], {
+  const child = spawn('sh', [join(home, 'bin', 'kc.sh'), 'start-dev', `--http-host=${host}`, `--http-port=${port}`], {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,9 +199,9 @@ async function startKeycloakFrom(dir: string, options: { snapshot: boolean; port
   }
 }
 
-/** Starts Keycloak (dev mode, its own H2 from the realm's snapshot) on `port` (a free loopback port if not given). */
-export async function startKeycloak(options: { port?: number } = {}): Promise<RunningKeycloak> {
+/** Starts Keycloak (dev mode, its own H2 from the realm's snapshot) on `host` (loopback) and `port` (a free one if not given). */
+export async function startKeycloak(options: { port?: number; host?: string } = {}): Promise<RunningKeycloak> {
   const dir = await ensureKeycloak();
-  const { url, home, log, close } = await startKeycloakFrom(dir, { snapshot: true, port: options.port });
+  const { url, home, log, close } = await startKeycloakFrom(dir, { snapshot: true, ...options });
   return { url, home, log, close };
 }
