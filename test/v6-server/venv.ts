@@ -33,7 +33,7 @@ async function python310(): Promise<string> {
   );
 }
 
-function run(command: string, args: string[]): Promise<void> {
+export function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -88,7 +88,7 @@ function alive(pid: number): boolean {
 }
 
 /** Runs `fn` holding a lock folder that names its owner's pid; a dead owner's lock is taken over. */
-async function withLock(lock: string, fn: () => Promise<void>): Promise<void> {
+export async function withLock(lock: string, fn: () => Promise<void>): Promise<void> {
   await mkdir(join(lock, '..'), { recursive: true });
   for (;;) {
     try {
