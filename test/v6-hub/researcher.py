@@ -10,6 +10,7 @@ client_secret, collaboration_id, organization_ids, image, method, arguments
 
 import json
 import sys
+import uuid
 
 from vantage6.client import Client
 from vantage6.common.encryption import DummyCryptor
@@ -23,7 +24,8 @@ client.authenticate_service_account()
 client.cryptor = DummyCryptor()
 
 session = client.session.create(
-    scope="own", name="v6-node hub test", collaboration=args["collaboration_id"]
+    # Session names are unique within a collaboration: one of its own for each task.
+    scope="own", name=f"v6-node hub test {uuid.uuid4().hex[:8]}", collaboration=args["collaboration_id"]
 )
 if "id" not in session:
     sys.exit(f"HQ did not create the session: {session}")
