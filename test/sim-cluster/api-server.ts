@@ -72,6 +72,39 @@ function bodyObject(body: unknown, route: ResourceRoute): KubeObject {
   return { ...body, apiVersion: apiVersionOf(route.type), kind: route.type.kind, metadata: { ...metadata, ...(route.type.namespaced ? { namespace: route.namespace } : {}) } };
 }
 
+const objectKey = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''}`;
+
+/**
+ * A list's page as `limit` and `continue` ask for it: at most `limit` items from the one after
+ * the continue token's key on, and a token for the rest (opaque to clients; here the last key
+ * served). Without a selector the real server also counts what is left (`remainingItemCount`).
+ */
+function pageOf(items: KubeObject[], query: URLSearchParams, resourceVersion: string): { items: KubeObject[]; metadata: Record<string, unknown> } {
+  const token = query.get('continue');
+  let after: string | undefined;
+  if (token !== null && token !== '') {
+    try {
+      after = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { start: string }).start;
+    } catch {
+      throw badRequest('continue key is not valid: illegal base64 data at input byte 0');
+    }
+    if (typeof after !== 'string') throw badRequest('continue key is not valid: no start key');
+  }
+  const rest = after === undefined ? items : items.filter((obj) => objectKey(obj) > after);
+  const limit = Number(query.get('limit') ?? '0');
+  if (!(limit > 0) || rest.length <= limit) return { items: rest, metadata: { resourceVersion } };
+  const page = rest.slice(0, limit);
+  const selected = query.get('labelSelector') !== null || query.get('fieldSelector') !== null;
+  return {
+    items: page,
+    metadata: {
+      resourceVersion,
+      continue: Buffer.from(JSON.stringify({ rv: resourceVersion, start: objectKey(page.at(-1)!) })).toString('base64url'),
+      ...(selected ? {} : { remainingItemCount: rest.length - limit }),
+    },
+  };
+}
+
 /** Objects in a list come without apiVersion and kind, as the real server encodes them. */
 function listItem(obj: KubeObject): Omit<KubeObject, 'apiVersion' | 'kind'> {
   const { apiVersion: _a, kind: _k, ...rest } = obj;
@@ -233,7 +266,8 @@ export class ApiServer {
       ...(query.get('labelSelector') === null ? {} : { labelSelector: query.get('labelSelector')! }),
       ...(query.get('fieldSelector') === null ? {} : { fieldSelector: query.get('fieldSelector')! }),
     });
-    sendJson(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion }, items: items.map(listItem) });
+    const page = pageOf(items, query, resourceVersion);
+    sendJson(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: page.metadata, items: page.items.map(listItem) });
   }
 
   /** A SelfSubjectAccessReview: the spec's resource attributes judged by the authorizer; nothing is stored. */
@@ -254,21 +288,16 @@ export class ApiServer {
     sendJson(res, 201, {
       kind: 'SelfSubjectAccessReview',
       apiVersion: 'authorization.k8s.io/v1',
-      metadata: { creationTimestamp: null },
+      metadata: {},
       spec,
-      status: allowed ? { allowed: true, reason: 'allowed by the simulated cluster' } : { allowed: false, reason: 'denied by a test' },
+      // Allowed as the cluster admin is (group system:masters): without a reason.
+      status: allowed ? { allowed: true } : { allowed: false, reason: 'denied by a test' },
     });
   }
 
   private async create(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, query: URLSearchParams): Promise<void> {
     const object = bodyObject(await readBody(req), route);
-    if (query.get('dryRun') === 'All') {
-      // Admission without persistence: what the agent's access check relies on is the namespace's existence.
-      if (route.namespace !== undefined && this.store.get('namespaces', undefined, route.namespace) === undefined) {
-        throw notFound(resourceType('namespaces')!, route.namespace);
-      }
-      return sendJson(res, 201, object);
-    }
+    if (query.get('dryRun') === 'All') return sendJson(res, 201, this.store.create(route.type.plural, object, { dryRun: true }));
     const created = this.store.create(route.type.plural, object);
     if (this.faults.takeLostCreate(route.type.plural)) {
       res.socket?.destroy();

@@ -1,8 +1,9 @@
 // One container as a host process: a private mount namespace (`unshare --mount`) in which sh
 // wrappers (container-wrapper.ts) give it a root of its own with the volumes at their mountPaths,
 // change to the working dir, drop to runAsUser/runAsGroup and exec the container's argv, so the
-// process id is the container's. The process leads its own process group; stopping it
-// signals the group (SIGTERM, then SIGKILL after the grace period), as a container runtime does.
+// process id is the container's. The process leads its own process group; stopping it sends
+// SIGTERM to the main process if it handles it (a container's PID 1 ignores one it does not),
+// then SIGKILL to the group after the grace period, as a container runtime does.
 // A memory limit is enforced by sampling the group's resident set size (no cgroup is created).
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,6 @@ export interface ContainerExit {
   /** 'Completed', 'Error', 'OOMKilled' or 'StartError', as the kubelet reports terminated containers. */
   reason: 'Completed' | 'Error' | 'OOMKilled' | 'StartError';
   message?: string;
-  signal?: string;
 }
 
 export interface ContainerProcessOptions {
@@ -44,6 +44,16 @@ export interface ContainerProcessOptions {
 }
 
 const PAGE_SIZE = 4096;
+
+/** Whether the process has a SIGTERM handler: bit 15 of SigCgt in /proc/<pid>/status. */
+function catchesSigterm(pid: number): boolean {
+  try {
+    const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return caught !== undefined && (BigInt(`0x${caught}`) & (1n << BigInt(osConstants.signals.SIGTERM - 1))) !== 0n;
+  } catch {
+    return false;
+  }
+}
 
 let hostTools: (WrapperTools & { unshare: string }) | undefined;
 
@@ -157,8 +167,8 @@ export class ContainerProcess {
           const startError = readFileSync(files.startError, 'utf8');
           const exitCode = code ?? 128 + (osConstants.signals[signal!] ?? 0);
           if (startError !== '' && exitCode === 128) resolve({ exitCode, reason: 'StartError', message: startError });
-          else if (this.#oomKilled) resolve({ exitCode: 137, reason: 'OOMKilled', signal: 'SIGKILL' });
-          else resolve({ exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}) });
+          else if (this.#oomKilled) resolve({ exitCode: 137, reason: 'OOMKilled' });
+          else resolve({ exitCode, reason: exitCode === 0 ? 'Completed' : 'Error' });
         };
         if (child.stdout!.readableEnded && child.stderr!.readableEnded) settle();
         else child.once('close', settle);
@@ -166,11 +176,22 @@ export class ContainerProcess {
     });
   }
 
-  /** Stops the container: SIGTERM to its process group, SIGKILL after `graceMs`. Idempotent. */
+  /**
+   * Stops the container as a runtime does: SIGTERM to its main process alone, SIGKILL to all of it
+   * after `graceMs`. The main process is the container's PID 1, which the kernel spares a signal it
+   * has no handler for: a process that does not catch SIGTERM lives out the grace period and ends
+   * with 137, as on a real node. Idempotent.
+   */
   async stop(graceMs: number): Promise<ContainerExit> {
     if (!this.#done && !this.#stopping) {
       this.#stopping = true;
-      this.#signalGroup('SIGTERM');
+      if (catchesSigterm(this.pid)) {
+        try {
+          process.kill(this.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
       const timer = this.#clock.setTimeout(() => this.#signalGroup('SIGKILL'), graceMs);
       void this.exited.then(() => this.#clock.clearTimeout(timer));
     }

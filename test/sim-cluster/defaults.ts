@@ -95,6 +95,17 @@ export function applyDefaults(plural: string, obj: KubeObject): void {
       const spec = record(obj, 'spec');
       defaultPodSpec(spec, 'Always');
       spec['serviceAccountName'] ??= 'default';
+      // The deprecated alias, still filled in; then what the default admission plugins add.
+      spec['serviceAccount'] ??= spec['serviceAccountName'];
+      spec['enableServiceLinks'] ??= true;
+      spec['priority'] ??= 0;
+      spec['preemptionPolicy'] ??= 'PreemptLowerPriority';
+      // DefaultTolerationSeconds: 300 s on a not-ready or unreachable node, unless the pod says otherwise.
+      const tolerations = Array.isArray(spec['tolerations']) ? (spec['tolerations'] as Json[]) : [];
+      for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+        if (!tolerations.some((t) => t['key'] === key)) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+      }
+      spec['tolerations'] = tolerations;
       const status = record(obj, 'status');
       status['phase'] ??= 'Pending';
       status['qosClass'] ??= 'BestEffort';

@@ -183,5 +183,8 @@ function finish(plan: JobSyncPlan, status: IJobStatus, active: number, ready: nu
   status.ready = ready;
   status.terminating = terminating;
   status.uncountedTerminatedPods ??= {};
+  // active, succeeded and failed are `omitempty` int32s in Go's JobStatus: a 0 is not in the object
+  // (ready and terminating are pointers, so their 0 is).
+  for (const key of ['active', 'succeeded', 'failed'] as const) if (status[key] === 0) delete status[key];
   return plan;
 }

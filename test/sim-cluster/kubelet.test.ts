@@ -132,13 +132,18 @@ test('an unknown image goes from ErrImagePull to ImagePullBackOff and the pod st
   await waitForStore(store, reason('ImagePullBackOff'), 'ImagePullBackOff');
   t.is(status(store, 'nope')?.phase, 'Pending');
   const waiting = status(store, 'nope')?.containerStatuses?.[0]?.state?.['waiting'];
-  t.is(waiting?.['message'], 'Back-off pulling image "registry.example.org/missing:1"');
+  t.is(
+    waiting?.['message'],
+    'Back-off pulling image "registry.example.org/missing:1": ErrImagePull: failed to pull and unpack image "registry.example.org/missing:1": failed to resolve reference "registry.example.org/missing:1": not found',
+  );
 });
 
 test('a missing Secret key is CreateContainerConfigError until the Secret has it', async (t) => {
   const { store } = await setup(t);
   store.create('pods', pod('cfg', { containers: [sh('echo $K', { env: [{ name: 'K', valueFrom: { secretKeyRef: { name: 'later', key: 'k' } } }] })] }));
-  const waiting = await waitForStore(store, () => status(store, 'cfg')?.containerStatuses?.[0]?.state?.['waiting'], 'config error');
+  // ContainerCreating first, while the sandbox comes up, as on a real node.
+  const configError = () => status(store, 'cfg')?.containerStatuses?.[0]?.state?.['waiting'];
+  const waiting = await waitForStore(store, () => (configError()?.['reason'] === 'CreateContainerConfigError' ? configError() : undefined), 'config error');
   t.is(waiting['reason'], 'CreateContainerConfigError');
   t.is(waiting['message'], 'secret "later" not found');
   store.create('secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'later', namespace: 'default' }, stringData: { k: 'v' } });

@@ -7,7 +7,6 @@
 // containers (SIGTERM, SIGKILL after the grace period), writes the final status and deletes the
 // pod with grace period 0.
 import { mkdir, rm } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { IContainerState } from 'kubernetes-models/v1/ContainerState';
@@ -57,6 +56,8 @@ interface PodRuntime {
   dir: string;
   sandboxReady: boolean;
   started: boolean;
+  /** Its containers are being stopped for the pod's deletion. */
+  terminating?: boolean;
   pullFailedAt?: number;
   containers: Map<string, ContainerRuntime>;
 }
@@ -120,7 +121,9 @@ export class Kubelet {
     const log = this.#pods.get(keyOf(pod as unknown as KubeObject))?.containers.get(name)?.log;
     if (log === undefined || this.#pods.get(keyOf(pod as unknown as KubeObject))?.uid !== pod.metadata?.uid) {
       const waiting = pod.status?.containerStatuses?.find((s) => s.name === name)?.state?.waiting?.reason ?? 'ContainerCreating';
-      throw badRequest(`container "${name}" in pod "${podName}" is waiting to start: ${waiting}`);
+      // The kubelet's words for a container whose image it cannot pull.
+      const why = waiting === 'ErrImagePull' || waiting === 'ImagePullBackOff' ? 'trying and failing to pull image' : waiting;
+      throw badRequest(`container "${name}" in pod "${podName}" is waiting to start: ${why}`);
     }
     return log.read(options);
   }
@@ -191,11 +194,17 @@ export class Kubelet {
       recordEvent(this.#store, scheduler, stored, 'Warning', 'FailedScheduling', message, now);
       return;
     }
-    this.#store.update('pods', namespace, name, (draft) => {
-      (draft['spec'] as NonNullable<IPod['spec']>).nodeName = this.nodeName;
-      const status = draft['status'] as NonNullable<IPod['status']>;
-      status.conditions = [{ type: 'PodScheduled', status: 'True', lastTransitionTime: rfc3339(now) }];
-    });
+    this.#store.update(
+      'pods',
+      namespace,
+      name,
+      (draft) => {
+        (draft['spec'] as NonNullable<IPod['spec']>).nodeName = this.nodeName;
+        const status = draft['status'] as NonNullable<IPod['status']>;
+        status.conditions = [{ type: 'PodScheduled', status: 'True', lastTransitionTime: rfc3339(now) }];
+      },
+      { binding: true },
+    );
     recordEvent(this.#store, scheduler, stored, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${this.nodeName}`, now);
   }
 
@@ -211,26 +220,6 @@ export class Kubelet {
     this.#pods.set(key, runtime);
     const source = { component: 'kubelet', host: this.nodeName };
 
-    // Pull: an image missing from the map fails like a registry without it.
-    const images = await this.#images;
-    const missing = pod.spec!.containers.find((c) => !images.has(normalizeImageRef(c.image ?? '')));
-    if (missing !== undefined) {
-      runtime.pullFailedAt ??= now;
-      const backOff = now - runtime.pullFailedAt >= this.#pullBackOffMs;
-      const image = missing.image ?? '';
-      const state: IContainerState = backOff
-        ? { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } }
-        : { waiting: { reason: 'ErrImagePull', message: `failed to pull and unpack image "${normalizeImageRef(image)}": failed to resolve reference "${normalizeImageRef(image)}": not found` } };
-      runtime.containers.set(missing.name, { state });
-      this.#writeStatus(stored, runtime);
-      if (backOff) recordEvent(this.#store, source, stored, 'Normal', 'BackOff', `Back-off pulling image "${image}"`, now);
-      else {
-        recordEvent(this.#store, source, stored, 'Warning', 'Failed', `Failed to pull image "${image}": ${state.waiting!.message}`, now);
-        this.#queue.addAfter(key, this.#pullBackOffMs);
-      }
-      return;
-    }
-
     await mkdir(runtime.dir, { recursive: true });
     const lookup = this.#lookups(stored.metadata.namespace!);
     let volumeDirs: Map<string, string>;
@@ -242,7 +231,36 @@ export class Kubelet {
       this.#queue.addAfter(key, this.#volumeRetryMs);
       return;
     }
-    runtime.sandboxReady = true;
+    // The sandbox is up (volumes, an IP): its containers are ContainerCreating while their images come.
+    if (!runtime.sandboxReady) {
+      runtime.sandboxReady = true;
+      this.#writeStatus(stored, runtime);
+    }
+
+    // Pull: an image missing from the map fails like a registry without it, and backs off.
+    const images = await this.#images;
+    const missing = pod.spec!.containers.find((c) => !images.has(normalizeImageRef(c.image ?? '')));
+    if (missing !== undefined) {
+      runtime.pullFailedAt ??= now;
+      const backOff = now - runtime.pullFailedAt >= this.#pullBackOffMs;
+      const image = missing.image ?? '';
+      const failure = `failed to pull and unpack image "${normalizeImageRef(image)}": failed to resolve reference "${normalizeImageRef(image)}": not found`;
+      const state: IContainerState = backOff
+        ? { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}": ErrImagePull: ${failure}` } }
+        : { waiting: { reason: 'ErrImagePull', message: failure } };
+      runtime.containers.set(missing.name, { state });
+      this.#writeStatus(stored, runtime);
+      if (backOff) {
+        recordEvent(this.#store, source, stored, 'Normal', 'BackOff', `Back-off pulling image "${image}"`, now);
+        recordEvent(this.#store, source, stored, 'Warning', 'Failed', 'Error: ImagePullBackOff', now);
+      } else {
+        recordEvent(this.#store, source, stored, 'Normal', 'Pulling', `Pulling image "${image}"`, now);
+        recordEvent(this.#store, source, stored, 'Warning', 'Failed', `Failed to pull image "${image}": ${failure}`, now);
+        recordEvent(this.#store, source, stored, 'Warning', 'Failed', 'Error: ErrImagePull', now);
+        this.#queue.addAfter(key, this.#pullBackOffMs);
+      }
+      return;
+    }
     const withIp = { ...pod, status: { ...pod.status, podIP: '127.0.0.1', hostIP: '127.0.0.1' } };
 
     // Resolve every container's configuration before starting any, so a config error starts none.
@@ -294,9 +312,9 @@ export class Kubelet {
         state: { running: { startedAt: started } },
       };
       runtime.containers.set(container.name, entry);
-      recordEvent(this.#store, source, stored, 'Normal', 'Pulled', `Container image "${container.image}" already present on machine`, now);
-      recordEvent(this.#store, source, stored, 'Normal', 'Created', `Created container: ${container.name}`, now);
-      recordEvent(this.#store, source, stored, 'Normal', 'Started', `Started container ${container.name}`, now);
+      recordEvent(this.#store, source, stored, 'Normal', 'Pulled', `Container image "${container.image}" already present on machine and can be accessed by the pod`, now);
+      recordEvent(this.#store, source, stored, 'Normal', 'Created', 'Container created', now);
+      recordEvent(this.#store, source, stored, 'Normal', 'Started', 'Container started', now);
       void proc.exited.then((exit) => this.#onExit(key, runtime, entry, started, exit));
     }
     runtime.started = true;
@@ -309,7 +327,6 @@ export class Kubelet {
         exitCode: exit.exitCode,
         reason: exit.reason,
         ...(exit.message === undefined ? {} : { message: exit.message }),
-        ...(exit.signal === undefined ? {} : { signal: osSignalNumber(exit.signal) }),
         startedAt,
         finishedAt: rfc3339(this.#clock.now()),
         ...(entry.containerID === undefined ? {} : { containerID: entry.containerID }),
@@ -318,13 +335,17 @@ export class Kubelet {
     if (this.#closed || this.#pods.get(key) !== runtime) return;
     const [namespace, name] = key.split('/') as [string, string];
     const stored = this.#store.get('pods', namespace, name);
-    if (stored?.metadata.uid === runtime.uid) this.#writeStatus(stored, runtime);
+    if (stored?.metadata.uid !== runtime.uid) return;
+    // Ended on its own (not stopped for a deletion): the ended containers first, the phase next.
+    if (!runtime.terminating) this.#writeStatus(stored, runtime, { justEnded: true });
+    this.#writeStatus(stored, runtime);
   }
 
   /** Graceful deletion: stop the containers, record how they ended, then let the pod go. */
   async #terminate(key: string, pod: IPod, runtime: PodRuntime | undefined): Promise<void> {
     const { namespace, name } = pod.metadata as { namespace: string; name: string };
     if (runtime !== undefined) {
+      runtime.terminating = true;
       const stopping = [...runtime.containers.entries()].filter(([, c]) => c.process !== undefined && c.state.terminated === undefined);
       // The period the delete asked for (deletionGracePeriodSeconds), as a real kubelet takes it.
       const seconds = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec!.terminationGracePeriodSeconds ?? 30;
@@ -347,13 +368,13 @@ export class Kubelet {
     await rm(runtime.dir, { recursive: true, force: true });
   }
 
-  #writeStatus(stored: KubeObject, runtime: PodRuntime): void {
+  #writeStatus(stored: KubeObject, runtime: PodRuntime, moment: { justEnded?: boolean } = {}): void {
     const { namespace, name } = stored.metadata as { namespace: string; name: string };
     const now = this.#clock.now();
     try {
       this.#store.update('pods', namespace, name, (draft) => {
         if (draft.metadata.uid !== runtime.uid) throw new ApiError(409, 'Conflict', 'pod was replaced');
-        const status = podStatusFor(draft as unknown as IPod, { sandboxReady: runtime.sandboxReady, hostIP: '127.0.0.1', containers: runtime.containers }, now);
+        const status = podStatusFor(draft as unknown as IPod, { sandboxReady: runtime.sandboxReady, hostIP: '127.0.0.1', containers: runtime.containers, ...moment }, now);
         draft['status'] = status;
       });
     } catch (error) {
@@ -389,6 +410,3 @@ function keyOf(obj: KubeObject): string {
   return `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`;
 }
 
-function osSignalNumber(signal: string): number {
-  return (osConstants.signals as Record<string, number>)[signal] ?? 0;
-}

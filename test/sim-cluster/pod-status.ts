@@ -18,6 +18,11 @@ export interface ObservedContainer {
 /** What the kubelet knows: the sandbox (volumes, IP) is up, and each container's state by name. */
 export interface ObservedPod {
   sandboxReady: boolean;
+  /**
+   * The containers have just ended on their own: a real kubelet writes their terminated states
+   * with the pod still Running, and the terminal phase in its next sync.
+   */
+  justEnded?: boolean;
   hostIP: string;
   containers: ReadonlyMap<string, ObservedContainer>;
 }
@@ -46,25 +51,30 @@ export function podStatusFor(pod: IPod, observed: ObservedPod, now: number): IPo
       restartCount: 0,
       state,
       lastState: {},
+      // A created container's resources as the runtime reports them (none set here); a waiting one has none.
+      ...(state.waiting === undefined ? { resources: {} } : {}),
     };
   });
-  const phase = podPhase(containerStatuses.map((s) => s.state!));
+  const judged = podPhase(containerStatuses.map((s) => s.state!));
+  const phase = observed.justEnded === true && judged !== 'Pending' ? 'Running' : judged;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const unready = containerStatuses.filter((s) => !s.ready).map((s) => s.name);
   const notReady = terminal
-    ? { status: 'False' as const, reason: 'PodCompleted' }
+    ? { status: 'False' as const, reason: phase === 'Succeeded' ? 'PodCompleted' : 'PodFailed' }
     : { status: 'False' as const, reason: 'ContainersNotReady', message: `containers with unready status: [${unready.join(' ')}]` };
   const readiness = unready.length === 0 && !terminal ? { status: 'True' as const } : notReady;
+  const generation = pod.metadata?.generation;
   const conditions: IPodCondition[] = [
     { type: 'PodReadyToStartContainers', status: observed.sandboxReady && !terminal ? 'True' : 'False' },
-    { type: 'Initialized', status: 'True' },
+    { type: 'Initialized', status: 'True', ...(phase === 'Succeeded' ? { reason: 'PodCompleted' } : {}) },
     { type: 'Ready', ...readiness },
     { type: 'ContainersReady', ...readiness },
     ...(previous.conditions ?? []).filter((c) => c.type === 'PodScheduled'),
-  ].map((c) => withTransitionTime(c, previous.conditions ?? [], now));
+  ].map((c) => ({ ...withTransitionTime(c, previous.conditions ?? [], now), lastProbeTime: null /* the kubelet writes null */, ...(generation === undefined ? {} : { observedGeneration: generation }) }) as unknown as IPodCondition);
   const startedAt = previous.startTime ?? rfc3339(now);
   return {
     ...previous,
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
     phase,
     conditions,
     hostIP: observed.hostIP,

@@ -134,7 +134,8 @@ export class Store {
     return String(this.revision);
   }
 
-  create(plural: string, obj: KubeObject): KubeObject {
+  /** Creates the object; `dryRun` (the API's `dryRun=All`) answers what would be stored, storing nothing. */
+  create(plural: string, obj: KubeObject, options: { dryRun?: boolean } = {}): KubeObject {
     const type = this.type(plural);
     const draft = copy(obj);
     const meta = (draft.metadata ??= {});
@@ -158,6 +159,7 @@ export class Store {
     if ('spec' in draft || type.plural === 'jobs') meta.generation = 1;
     applyDefaults(plural, draft);
     this.validate(type, draft);
+    if (options.dryRun === true) return draft;
     meta.resourceVersion = this.nextRevision();
     this.bucket(plural).set(keyOf(namespace, meta.name!), draft);
     this.emit({ type: 'ADDED', plural, object: draft });
@@ -186,10 +188,11 @@ export class Store {
 
   /**
    * Applies `mutate` to a deep copy and commits it: name, namespace, uid, creationTimestamp and
-   * deletionTimestamp cannot change; resourceVersion is bumped (and generation when spec changed)
-   * and MODIFIED emitted only if something changed. 404 when absent; `mutate` may throw to abort.
+   * deletionTimestamp cannot change; resourceVersion is bumped (and generation when spec changed,
+   * except through `binding: true`, a pod's binding to a node, which the real API server does not
+   * count) and MODIFIED emitted only if something changed. 404 when absent; `mutate` may throw to abort.
    */
-  update(plural: string, namespace: string | undefined, name: string, mutate: (draft: KubeObject) => void): KubeObject {
+  update(plural: string, namespace: string | undefined, name: string, mutate: (draft: KubeObject) => void, options: { binding?: boolean } = {}): KubeObject {
     const type = this.type(plural);
     const scope = this.scopeOf(type, namespace);
     const current = this.bucket(plural).get(keyOf(scope, name));
@@ -212,7 +215,7 @@ export class Store {
         throw invalid(type, name, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted', field: 'metadata.finalizers' }]);
       }
     }
-    if (meta.generation !== undefined && !isDeepStrictEqual(draft['spec'], current['spec'])) meta.generation += 1;
+    if (meta.generation !== undefined && options.binding !== true && !isDeepStrictEqual(draft['spec'], current['spec'])) meta.generation += 1;
     meta.resourceVersion = this.nextRevision();
     this.bucket(plural).set(keyOf(scope, name), draft);
     this.emit({ type: 'MODIFIED', plural, object: draft, oldObject: current });
@@ -374,6 +377,8 @@ export class Store {
     }
     stored.metadata.deletionTimestamp = rfc3339(this.now() + gracePeriodSeconds * 1000);
     stored.metadata.deletionGracePeriodSeconds = gracePeriodSeconds;
+    // A pod's graceful deletion is a generation of its own (its kubelet reports observedGeneration).
+    if (gracePeriodSeconds > 0 && stored.metadata.generation !== undefined) stored.metadata.generation += 1;
     stored.metadata.resourceVersion = this.nextRevision();
     this.bucket(type.plural).set(keyOf(stored.metadata.namespace, stored.metadata.name!), stored);
     this.emit({ type: 'MODIFIED', plural: type.plural, object: stored, oldObject: obj });
