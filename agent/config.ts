@@ -216,6 +216,10 @@ const kubernetesSchema = z
           .int({ error: expected('a non-negative integer') })
           .min(0, { error: expected('a non-negative integer') })
           .default(3600),
+        termination_grace_period_seconds: z
+          .int({ error: expected('a non-negative integer') })
+          .min(0, { error: expected('a non-negative integer') })
+          .default(5),
         run_as_user: positiveInt.default(10000),
         run_as_group: positiveInt.default(10000),
         fs_group: positiveInt.default(10000),

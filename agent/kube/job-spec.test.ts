@@ -79,6 +79,7 @@ test('every hardening field is set', (t) => {
   t.like(job.spec, { backoffLimit: 0, activeDeadlineSeconds: 86400, ttlSecondsAfterFinished: 3600 });
   t.like(podSpec(job), {
     restartPolicy: 'Never',
+    terminationGracePeriodSeconds: 5,
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     securityContext: { runAsNonRoot: true, runAsUser: 10000, runAsGroup: 10000, fsGroup: 10000, seccompProfile: { type: 'RuntimeDefault' } },

@@ -129,6 +129,10 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
         metadata: { labels: algorithmPodLabels(node.id, run), annotations },
         spec: {
           restartPolicy: 'Never',
+          // A killed or overdue run's pod is stopped with SIGTERM to its main process, which as the
+          // container's PID 1 ignores it unless the algorithm handles it (vantage6 algorithms do
+          // not): without this it would compute on, holding its token, for Kubernetes' default 30 s.
+          terminationGracePeriodSeconds: k8s.run.termination_grace_period_seconds,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...(k8s.task_volume.access_mode === 'ReadWriteOnce' && k8s.node_name !== undefined

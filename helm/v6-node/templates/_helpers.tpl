@@ -172,7 +172,7 @@ isolation.allow_unenforced come from the environment; absent optional keys are l
 {{- $_ := set $c "share_config" $v.shareConfig }}
 {{- $_ := set $c "logging" (dict "level" $v.logLevel) }}
 {{- $a := $v.algorithms }}
-{{- $run := dict "resources" $a.resources "active_deadline_seconds" (int $a.activeDeadlineSeconds) "ttl_seconds_after_finished" (int $a.ttlSecondsAfterFinished) "run_as_user" (int $a.runAsUser) "run_as_group" (int $a.runAsGroup) "fs_group" (int $a.fsGroup) "tmp_size_limit" $a.tmpSizeLimit "max_volume_bytes" (int64 $a.maxVolumeBytes) }}
+{{- $run := dict "resources" $a.resources "active_deadline_seconds" (int $a.activeDeadlineSeconds) "ttl_seconds_after_finished" (int $a.ttlSecondsAfterFinished) "termination_grace_period_seconds" (int $a.terminationGracePeriodSeconds) "run_as_user" (int $a.runAsUser) "run_as_group" (int $a.runAsGroup) "fs_group" (int $a.fsGroup) "tmp_size_limit" $a.tmpSizeLimit "max_volume_bytes" (int64 $a.maxVolumeBytes) }}
 {{- $overrides := list }}
 {{- range $a.imageOverrides }}
 {{- $o := dict "image" .image }}
