@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { ConfigError, apiBaseUrl, loadConfig, parseConfig, redactedConfig } from './config.js';
+import { ConfigError, apiBaseUrl, loadConfig, parseConfig, protocolOf, redactedConfig, serverUrlOf } from './config.js';
 
 const EXAMPLE = fileURLToPath(new URL('./v6-node.example.yaml', import.meta.url));
 const API_KEY = '2f1b6a4e-9d0c-4c1e-8f7a-6b5d4c3b2a10';
@@ -214,10 +214,15 @@ for (const [title, extra, expected] of wrongFields) {
 test('a 5 hub: hq_url, the node name and Keycloak (from the config or from the environment as upstream names it); api_path defaults to /hq and the key is a Keycloak client secret', (t) => {
   const hub = { server_url: undefined, hq_url: 'https://hq.example.org', port: 7601, api_key: 'Xq3vGm9T0pWcNfRk2hLsYdBe7uJa5ZoE' };
   const fromFile = parseConfig(minimal({ ...hub, name: 'alpha', keycloak: { url: 'https://kc.example.org' } }), {}).config;
-  t.like(fromFile, { protocol: 5, server_url: 'https://hq.example.org', port: 7601, api_path: '/hq', name: 'alpha', keycloak: { url: 'https://kc.example.org', realm: 'vantage6' } });
+  t.like(fromFile, { hq_url: 'https://hq.example.org', port: 7601, api_path: '/hq', name: 'alpha', keycloak: { url: 'https://kc.example.org', realm: 'vantage6' } });
+  t.is(protocolOf(fromFile), 5);
+  t.is(serverUrlOf(fromFile), 'https://hq.example.org');
+  t.deepEqual(parseConfig(stringify(fromFile), {}).config, fromFile, 'the parsed config, written out, parses to itself');
   const fromEnv = parseConfig(minimal(hub), { V6_NODE_NAME: 'beta', KEYCLOAK_URL: 'http://kc:7680', KEYCLOAK_REALM: 'v6' }).config;
-  t.like(fromEnv, { protocol: 5, name: 'beta', keycloak: { url: 'http://kc:7680', realm: 'v6' } });
-  t.like(parseConfig(minimal(), {}).config, { protocol: 4, api_path: '/api' });
+  t.like(fromEnv, { name: 'beta', keycloak: { url: 'http://kc:7680', realm: 'v6' } });
+  const server = parseConfig(minimal(), {}).config;
+  t.like(server, { api_path: '/api' });
+  t.is(protocolOf(server), 4);
 });
 
 test('every wrong field is named at once', (t) => {

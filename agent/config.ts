@@ -422,10 +422,7 @@ const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['metrics', 'proxy_port'], message: 'must differ from proxy.listen_port and metrics.port (they share the pod)' });
     }
    })
-  .transform(({ hq_url, ...c }) => {
-    const protocol: ProtocolVersion = hq_url === undefined ? 4 : 5;
-    return { ...c, protocol, server_url: c.server_url ?? hq_url ?? '', api_path: c.api_path ?? (protocol === 5 ? '/hq' : '/api') };
-  });
+  .transform((c) => ({ ...c, api_path: c.api_path ?? (c.hq_url === undefined ? '/api' : '/hq') }));
 
 export type Config = z.output<typeof configSchema>;
 export type DatabaseConfig = z.output<typeof databaseSchema>;
@@ -591,9 +588,19 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv): Promise<
 // ---------------------------------------------------------------------------------------------
 // Derived values and logging
 
+/** The protocol the config is for: a 5 hub's `hq_url`, or a 4.x server's `server_url`. */
+export function protocolOf(config: Pick<Config, 'hq_url'>): ProtocolVersion {
+  return config.hq_url === undefined ? 4 : 5;
+}
+
+/** The 4.x server's `server_url` or the 5 hub's `hq_url` (validation makes sure there is exactly one). */
+export function serverUrlOf(config: Pick<Config, 'server_url' | 'hq_url'>): string {
+  return config.server_url ?? config.hq_url ?? '';
+}
+
 /** The server's REST base URL as vantage6 builds it: `server_url[:port]api_path` (A1). */
-export function apiBaseUrl(config: Pick<Config, 'server_url' | 'port' | 'api_path'>): string {
-  return `${config.server_url}${config.port === undefined ? '' : `:${config.port}`}${config.api_path}`;
+export function apiBaseUrl(config: Pick<Config, 'server_url' | 'hq_url' | 'port' | 'api_path'>): string {
+  return `${serverUrlOf(config)}${config.port === undefined ? '' : `:${config.port}`}${config.api_path}`;
 }
 
 const REDACTED = '[redacted]';

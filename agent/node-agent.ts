@@ -11,7 +11,7 @@ import { within } from './within.js';
 import { reuseConnections } from './cluster/kube-connections.js';
 import { ProxyAddress } from './cluster/proxy-address.js';
 import { RunObjects } from './cluster/run-objects.js';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, protocolOf, serverUrlOf, type Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
 import { IsolationMonitor } from './isolation/monitor.js';
 import { IsolationProbe } from './isolation/probe.js';
@@ -141,11 +141,11 @@ export class NodeAgent {
     if (access.length > 0) throw new ConfigError("the agent's user and group", access);
     const closers: CloseStep[] = [];
     const closeTimeout = timings.closeStepTimeoutMs === undefined ? {} : { timeoutMs: timings.closeStepTimeoutMs };
-    const endpoints = serverEndpoints(config.server_url, config.port, config.api_path);
+    const endpoints = serverEndpoints(serverUrlOf(config), config.port, config.api_path);
     const client = new ServerClient({
       endpoints,
       apiKey: config.api_key,
-      protocol: config.protocol,
+      protocol: protocolOf(config),
       ...(config.keycloak === undefined || config.name === undefined ? {} : { keycloak: { ...config.keycloak, nodeName: config.name } }),
       logger: logger.child({ subsystem: 'server' }),
       onToken: (kind) => metrics.tokenObtained?.(kind),

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
-import type { Config } from '../agent/config.js';
+import { serverUrlOf, type Config } from '../agent/config.js';
 import type { Cryptor } from '../agent/protocol/encryption.js';
 import { ProtocolError } from '../agent/protocol/errors.js';
 import { serverEndpoints } from '../agent/server/client.js';
@@ -32,7 +32,7 @@ import type { ProxyObserver } from '../queue/metrics/proxy-metrics.js';
 import { parseObject, ServerRefusal, Upstream, type UpstreamAnswer } from './upstream.js';
 
 export interface ProxyOptions {
-  readonly config: Pick<Config, 'server_url' | 'port' | 'api_path' | 'proxy'>;
+  readonly config: Pick<Config, 'server_url' | 'hq_url' | 'port' | 'api_path' | 'proxy'>;
   readonly logger: Logger;
   /** Which run a container token is live for. */
   readonly liveTokens: Pick<LiveTokens, 'runOf'>;
@@ -69,7 +69,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   const common = { retry: options.retry ?? DEFAULT_RETRY_POLICY, clock: options.clock ?? SYSTEM_CLOCK, timeoutMs, logger, ...(options.sleep ? { sleep: options.sleep } : {}) };
   const handler = new ProxyHandler({
-    serverBase: serverEndpoints(options.config.server_url, options.config.port, options.config.api_path).base,
+    serverBase: serverEndpoints(serverUrlOf(options.config), options.config.port, options.config.api_path).base,
     maxBodyBytes: options.config.proxy.max_body_bytes,
     liveTokens: options.liveTokens,
     cryptor: options.metrics?.crypto ? timedCryptor(options.cryptor, (op, s) => options.metrics?.crypto?.(op, s)) : options.cryptor,

@@ -6,7 +6,7 @@ import { BatchV1Api, CoreV1Api, type V1Job, type V1Secret } from '@kubernetes/cl
 import type { ExecutionContext } from 'ava';
 import type { Logger } from 'pino';
 import { NodeAgent } from '../../agent/node-agent.js';
-import type { Config } from '../../agent/config.js';
+import { serverUrlOf, type Config } from '../../agent/config.js';
 import { LabelKey, nodeSelector } from '../../agent/kube/names.js';
 import type { RunStatus } from '../../agent/protocol/run-status.js';
 import { serverEndpoints } from '../../agent/server/client.js';
@@ -22,7 +22,7 @@ export function startAgent(world: World<V6Server>, config: Config, logger: Logge
 
 /** The server scope of a node's queue jobs (queue/server-scope.ts), as the agent computes it. */
 export function scopeOf(config: Config, nodeId: number): string {
-  return serverScope(serverEndpoints(config.server_url, config.port, config.api_path).base, nodeId);
+  return serverScope(serverEndpoints(serverUrlOf(config), config.port, config.api_path).base, nodeId);
 }
 
 /** The researcher of organization 1, logged in at the world's dev server. */

@@ -2,14 +2,13 @@
 // with the vantage6 realm) and HQ 5.0.3 from PyPI (venv.ts: a pinned virtualenv; serve.py:
 // sqlite in a temporary folder), each on a free loopback port, and the fixtures made through
 // HQ's REST API as an admin would (fixtures.ts).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../support/ports.js';
+import { serverLogging, startVantage6Process, type Vantage6Process } from '../support/vantage6-process.js';
 import { createHubFixtures, type HubFixtures } from './fixtures.js';
 import { startKeycloak, type RunningKeycloak } from './keycloak.js';
 import { BACKEND_ADMIN_CLIENT, HUB_ADMIN, REALM } from './realm.js';
@@ -55,51 +54,8 @@ function hqConfig(dir: string, host: string, port: number): string {
     jwt_secret_key: 'v6-node-test-jwt-secret',
     algorithm_stores: [],
     directories: { log: dir, data: dir },
-    logging: {
-      level: 'INFO',
-      file: 'hq.log',
-      use_console: true,
-      backup_count: 1,
-      max_size: 1024,
-      format: '%(asctime)s - %(name)-14s - %(levelname)-8s - %(message)s',
-      datefmt: '%Y-%m-%d %H:%M:%S',
-      loggers: [
-        { name: 'urllib3', level: 'warning' },
-        { name: 'socketio.server', level: 'warning' },
-        { name: 'engineio.server', level: 'warning' },
-        { name: 'sqlalchemy.engine', level: 'warning' },
-      ],
-    },
+    logging: serverLogging('hq.log'),
   });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function waitForHq(url: string, child: ChildProcess, log: () => Promise<string>): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`vantage6 HQ exited (${child.exitCode ?? child.signalCode}) before answering:\n${(await log()).slice(-3000)}`);
-    }
-    const answer = await fetch(`${url}${API_PATH}/version`).catch(() => undefined);
-    if (answer?.ok) {
-      const { version } = (await answer.json()) as { version: string };
-      if (version !== HQ_VERSION) throw new Error(`the HQ at ${url} is vantage6 ${version}, not ${HQ_VERSION}`);
-      return;
-    }
-    if (Date.now() >= deadline) throw new Error(`vantage6 HQ did not answer at ${url}${API_PATH}/version within ${STARTUP_TIMEOUT_MS / 1000} s:\n${(await log()).slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** Starts Keycloak and HQ on free ports of `host` (loopback), with fresh databases, and makes the fixtures. */
@@ -112,16 +68,13 @@ export async function startRealHub(options: { host?: string } = {}): Promise<Rea
   const starting = startKeycloak({ port: keycloakPort, host });
   let keycloak: RunningKeycloak | undefined;
   let dir: string | undefined;
-  let child: ChildProcess | undefined;
-  let output: ReturnType<typeof createWriteStream> | undefined;
-  let consoleFile = '';
-  const hqLog = () => (consoleFile ? readFile(consoleFile, 'utf8').catch(() => '') : Promise.resolve(''));
+  let hq: Vantage6Process | undefined;
+  const hqLog = () => hq?.log() ?? Promise.resolve('');
   const log = async () => `=== vantage6 HQ ${HQ_VERSION} ===\n${await hqLog()}\n=== Keycloak ===\n${(await keycloak?.log()) ?? ''}`;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      if (child) await stop(child);
-      output?.end();
+      await hq?.stop();
       await (keycloak ?? (await starting.catch(() => undefined)))?.close();
       if (dir) await rm(dir, { recursive: true, force: true });
     })());
@@ -131,12 +84,15 @@ export async function startRealHub(options: { host?: string } = {}): Promise<Rea
     const port = await freePort();
     const configFile = join(dir, 'hq.yaml');
     await writeFile(configFile, hqConfig(dir, host, port));
-    consoleFile = join(dir, 'console.log');
-    output = createWriteStream(consoleFile);
-    // The environment HQ's container gets (the HQ chart's deployment and secret).
-    child = spawn(python, [serve, configFile, host, String(port)], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    hq = startVantage6Process({
+      what: 'vantage6 HQ',
+      python,
+      serve,
+      configFile,
+      dir,
+      host,
+      port,
+      // The environment HQ's container gets (the HQ chart's deployment and secret).
       env: {
         ...process.env,
         KEYCLOAK_URL: keycloakUrl,
@@ -149,15 +105,9 @@ export async function startRealHub(options: { host?: string } = {}): Promise<Rea
         V6_NODE_AUTH_WAIT_S: String(COLD_START_MS / 1000),
       },
     });
-    child.stdout!.pipe(output);
-    child.stderr!.pipe(output);
-    const hq = child;
-    const killOnExit = () => hq.kill('SIGKILL');
-    process.once('exit', killOnExit);
-    hq.once('exit', () => process.off('exit', killOnExit));
     keycloak = await starting;
     const url = `http://${host}:${port}`;
-    await waitForHq(url, hq, hqLog);
+    await hq.answering(url, API_PATH, HQ_VERSION, STARTUP_TIMEOUT_MS);
     const fixtures = await createHubFixtures(`${url}${API_PATH}`, keycloak.url, REALM);
     return { url, apiPath: API_PATH, keycloakUrl: keycloak.url, realm: REALM, fixtures, python, log, close };
   } catch (error) {

@@ -13,9 +13,8 @@ import { access, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/ports.js';
-import { run, withLock } from '../v6-server/venv.js';
+import { cacheDir, run, withLock } from '../support/pinned-venv.js';
 import { MASTER_ADMIN, REALM, realmRepresentation } from './realm.js';
-import { cacheDir } from './venv.js';
 
 /**
  * The newest Keycloak 26 on Maven Central when pinned. vantage6 5.0.3's CLI names 26.6.2 (the
