@@ -29,7 +29,8 @@ export async function benchIdle(seconds = Number(process.env.V6_BENCH_IDLE_SECON
   const world = await startWorld();
   const children: Array<{ name: string; child: ChildProcess }> = [];
   try {
-    const config = world.config(1, {
+    // The input, not the parsed config: the baseline's product may not know every key of this one.
+    const config = world.configInput(1, {
       queue: { prefix: 'v6-bench-idle-1' },
       metrics: { port: await freePort(), proxy_port: await freePort() },
       proxy: { url: 'http://127.0.0.1', port: await freePort() },

@@ -72,6 +72,11 @@ export interface World<S extends V6Server = DevServer> {
   readonly kubeConfig: KubeConfig;
   /** A valid agent config for a node of the server's fixtures, with overrides on top. */
   config(nodeId: number, overrides?: Record<string, unknown>): Config;
+  /**
+   * The same as the YAML an admin writes, defaults left out: what to give a product of another
+   * build (the bench's baseline), which may not know every key of this one.
+   */
+  configInput(nodeId: number, overrides?: Record<string, unknown>): Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -121,11 +126,11 @@ export async function startWorld(options: WorldOptions & { server?: () => Promis
   kubeConfig.loadFromFile(cluster.kubeconfigPath);
   await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
 
-  const config = (nodeId: number, overrides: Record<string, unknown> = {}): Config => {
+  const configInput = (nodeId: number, overrides: Record<string, unknown> = {}): Record<string, unknown> => {
     const node = server.fixtures.nodes.find((n) => n.id === nodeId);
     if (!node) throw new Error(`no node ${nodeId} in the server's fixtures`);
     const org = node.organization_id;
-    const raw = {
+    return {
       api_key: node.api_key,
       server_url: 'http://127.0.0.1',
       port: server.port,
@@ -145,8 +150,8 @@ export async function startWorld(options: WorldOptions & { server?: () => Promis
       isolation: { allow_unenforced: true, image: PROBE_IMAGE, timeout_seconds: 1, proxy_wait_seconds: 1 },
       ...overrides,
     };
-    return parseConfig(stringify(raw), {}).config;
   };
+  const config = (nodeId: number, overrides: Record<string, unknown> = {}): Config => parseConfig(stringify(configInput(nodeId, overrides)), {}).config;
 
   return {
     root,
@@ -156,6 +161,7 @@ export async function startWorld(options: WorldOptions & { server?: () => Promis
     cluster,
     kubeConfig,
     config,
+    configInput,
     close: async () => {
       await cluster.close();
       await server.close();
