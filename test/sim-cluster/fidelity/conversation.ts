@@ -154,9 +154,29 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     const answer = await get(`/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.uid%3D${uid}`);
     const items = (answer.body as { items: Json[] }).items.map((e) => {
       const event = e as { type: string; reason: string; message: string; involvedObject: { kind: string }; source?: { component?: string }; reportingComponent?: string };
-      return normalise(`${event.involvedObject.kind} ${event.type} ${event.reason} (${event.source?.component ?? event.reportingComponent ?? ''}): ${event.message}`);
+      return { reason: event.reason, text: normalise(`${event.involvedObject.kind} ${event.type} ${event.reason} (${event.source?.component ?? event.reportingComponent ?? ''}): ${event.message}`) as string };
     });
-    return [...new Set(items as string[])].sort();
+    return items;
+  };
+  /**
+   * The events of an object, once one with reason `last` is there and half a second brings no
+   * other: components record events asynchronously, after the state change the conversation
+   * waited for.
+   */
+  const eventsUntil = async (uid: string, last: string): Promise<string[]> => {
+    const texts = async () => {
+      const items = await eventsOf(uid);
+      return items.some((e) => e.reason === last) ? JSON.stringify([...new Set(items.map((e) => e.text))].sort()) : undefined;
+    };
+    let seen: string | undefined;
+    await until(`the events of ${uid} to include ${last} and settle`, async () => {
+      const before = await texts();
+      if (before === undefined) return false;
+      await sleep(500);
+      seen = await texts();
+      return seen === before;
+    });
+    return JSON.parse(seen!) as string[];
   };
   const uidOf = (object: unknown) => (object as { metadata: { uid: string } }).metadata.uid;
 
@@ -193,18 +213,18 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     keep('GET its log, limitBytes=3', await get(`${pods}/${donePodName}/log?container=main&limitBytes=3`));
     keep('GET its log without naming the container', await get(`${pods}/${donePodName}/log`));
     keep('GET its log naming another container', await get(`${pods}/${donePodName}/log?container=other`));
-    record['the events of the completed Job'] = await eventsOf(uidOf(done));
-    record['the events of its pod'] = await eventsOf(uidOf(donePod));
+    record['the events of the completed Job'] = await eventsUntil(uidOf(done), 'Completed');
+    record['the events of its pod'] = await eventsUntil(uidOf(donePod), 'Started');
     keep('LIST the Jobs by label, limit=1', await get(`${jobs}?labelSelector=app%3Dconversation&limit=1`));
 
     await jobUntil('crash', 'Failed');
     const crash = keep('GET the crashed Job', await get(`${jobs}/crash`));
     record['the crashed pod'] = shapeOf(normalise((await podsOf('crash'))[0]));
-    record['the events of the crashed Job'] = await eventsOf(uidOf(crash));
+    record['the events of the crashed Job'] = await eventsUntil(uidOf(crash), 'BackoffLimitExceeded');
 
     await jobUntil('deadline', 'Failed');
     const deadline = keep('GET the Job past its deadline', await get(`${jobs}/deadline`));
-    record['the events of the Job past its deadline'] = await eventsOf(uidOf(deadline));
+    record['the events of the Job past its deadline'] = await eventsUntil(uidOf(deadline), 'DeadlineExceeded');
     await until('the pods of Job deadline to go', async () => (await podsOf('deadline')).length === 0);
 
     const pullEvents = await noImage;
@@ -214,7 +234,7 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     record['the pod of a missing image, ImagePullBackOff'] = shapeOf(normalise(pullEvents.at(-1)?.object));
     const pullingName = (pullEvents.at(-1)?.object as { metadata: { name: string } }).metadata.name;
     keep('GET the log of a pod whose image cannot be pulled', await get(`${pods}/${pullingName}/log?container=main`));
-    record['the events of the pod of a missing image'] = await eventsOf(uidOf(pullEvents.at(-1)?.object));
+    record['the events of the pod of a missing image'] = await eventsUntil(uidOf(pullEvents.at(-1)?.object), 'BackOff');
 
     await until('the TTL controller to delete Job ttl', async () => (await get(`${jobs}/ttl`)).status === 404);
     record['a Job with ttlSecondsAfterFinished 0 is deleted'] = true;
