@@ -215,10 +215,11 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     keep('GET its log naming another container', await get(`${pods}/${donePodName}/log?container=other`));
     record['the events of the completed Job'] = await eventsUntil(uidOf(done), 'Completed');
     record['the events of its pod'] = await eventsUntil(uidOf(donePod), 'Started');
-    keep('LIST the Jobs by label, limit=1', await get(`${jobs}?labelSelector=app%3Dconversation&limit=1`));
 
     await jobUntil('crash', 'Failed');
     const crash = keep('GET the crashed Job', await get(`${jobs}/crash`));
+    // The first by name is the crashed Job, whose status no longer changes once it has Failed.
+    keep('LIST the Jobs by label, limit=1', await get(`${jobs}?labelSelector=app%3Dconversation&limit=1`));
     record['the crashed pod'] = shapeOf(normalise((await podsOf('crash'))[0]));
     record['the events of the crashed Job'] = await eventsUntil(uidOf(crash), 'BackoffLimitExceeded');
 
