@@ -179,6 +179,16 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     return JSON.parse(seen!) as string[];
   };
   const uidOf = (object: unknown) => (object as { metadata: { uid: string } }).metadata.uid;
+  /**
+   * The pods of Job `name` watched from before the Job exists (`watch` as the client spells it),
+   * until `done`: from a list's resourceVersion, so no event is missed however late the watch connects.
+   */
+  const watchPods = async (name: string, watch: string, done: (events: Json[]) => boolean): Promise<{ events: Promise<Json[]> }> => {
+    const listed = await get(`${pods}?labelSelector=job-name%3D${name}`);
+    const from = (listed.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    // In an object: an async function's promise would adopt this one, and wait for the whole watch.
+    return { events: api.watch(`${pods}?labelSelector=job-name%3D${name}&watch=${watch}&resourceVersion=${from}`, done, target.timeoutMs) };
+  };
 
   try {
     // Errors of the calls the agent makes.
@@ -200,7 +210,7 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     keep('POST the same Job again', await api.call(HttpMethod.POST, jobs, job('done', target.image, 'echo hello; echo world')));
     await api.call(HttpMethod.POST, jobs, job('crash', target.image, 'echo failing >&2; exit 3'));
     await api.call(HttpMethod.POST, jobs, job('deadline', target.image, 'sleep 60', { activeDeadlineSeconds: 2 }));
-    const noImage = api.watch(`${pods}?labelSelector=job-name%3Dno-image&watch=true`, (events) => events.some((e) => waitingReason(e.object) === 'ImagePullBackOff'), target.timeoutMs);
+    const noImage = await watchPods('no-image', 'true', (events) => events.some((e) => waitingReason(e.object) === 'ImagePullBackOff'));
     await api.call(HttpMethod.POST, jobs, job('no-image', target.missingImage, 'true'));
     await api.call(HttpMethod.POST, jobs, job('ttl', target.image, 'true', { ttlSecondsAfterFinished: 0 }));
 
@@ -228,7 +238,7 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     record['the events of the Job past its deadline'] = await eventsUntil(uidOf(deadline), 'DeadlineExceeded');
     await until('the pods of Job deadline to go', async () => (await podsOf('deadline')).length === 0);
 
-    const pullEvents = await noImage;
+    const pullEvents = await noImage.events;
     record['a pod whose image cannot be pulled'] = lifeOf(pullEvents);
     const pulling = pullEvents.find((e) => waitingReason(e.object) === 'ErrImagePull')?.object;
     record['the pod of a missing image, ErrImagePull'] = shapeOf(normalise(pulling));
@@ -251,19 +261,17 @@ export async function converse(target: ConversationTarget): Promise<Record<strin
     record['owned Secrets are collected'] = true;
 
     // A pod's life through a watch (`watch=True`, as Python clients send it), and a kill.
-    const listed = await get(`${pods}?labelSelector=job-name%3Dwatched`);
-    const from = (listed.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
-    const watched = api.watch(`${pods}?labelSelector=job-name%3Dwatched&watch=True&resourceVersion=${from}`, (events) => events.some((e) => e.type === 'DELETED'), target.timeoutMs);
+    const watched = await watchPods('watched', 'True', (events) => events.some((e) => e.type === 'DELETED'));
     await api.call(HttpMethod.POST, jobs, job('watched', target.image, 'sleep 1; echo watched'));
     await jobUntil('watched', 'Complete');
     await api.call(HttpMethod.DELETE, `${jobs}/watched`, { propagationPolicy: 'Background' });
-    record['a pod watched from creation to deletion'] = lifeOf(await watched);
+    record['a pod watched from creation to deletion'] = lifeOf(await watched.events);
 
-    const killedWatch = api.watch(`${pods}?labelSelector=job-name%3Dkilled&watch=1`, (events) => events.some((e) => e.type === 'DELETED'), target.timeoutMs);
+    const killedWatch = await watchPods('killed', '1', (events) => events.some((e) => e.type === 'DELETED'));
     await api.call(HttpMethod.POST, jobs, job('killed', target.image, 'echo started; sleep 60'));
     await until('Job killed\'s pod to run', async () => (await podsOf('killed')).some((pod) => (pod as { status?: { phase?: string } }).status?.phase === 'Running'));
     await api.call(HttpMethod.DELETE, `${jobs}/killed`, { propagationPolicy: 'Background' });
-    const killed = await killedWatch;
+    const killed = await killedWatch.events;
     record['a running pod whose Job is deleted'] = lifeOf(killed);
     record['the last state of the killed pod'] = shapeOf(normalise(killed.at(-1)?.object));
     return record;
