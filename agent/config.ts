@@ -421,7 +421,7 @@ const configSchema = z
     if (c.metrics.proxy_port === c.proxy.listen_port || c.metrics.proxy_port === c.metrics.port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'proxy_port'], message: 'must differ from proxy.listen_port and metrics.port (they share the pod)' });
     }
-   })
+  })
   .transform((c) => ({ ...c, api_path: c.api_path ?? (c.hq_url === undefined ? '/api' : '/hq') }));
 
 export type Config = z.output<typeof configSchema>;

@@ -191,8 +191,8 @@ export class ServerClient {
   }
 
   private async refresh(): Promise<Tokens> {
-    const current = this.tokens?.refresh;
     if (this.keycloak !== undefined) return this.keycloakToken('refresh');
+    const current = this.tokens?.refresh;
     if (!current) return this.authenticate();
     const response = await this.sendTo('POST', `${this.endpoints.origin}${current.url}`, undefined, current.token);
     if (response.statusCode === 401 || response.statusCode === 422) {
