@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,7 @@ test('vantage6 values are normalised: one allowed algorithm, log level names, tr
   );
   t.deepEqual(config.policies.allowed_algorithms, ['harbor2.vantage6.ai/demo/average']);
   t.is(config.logging.level, 'warn');
+  t.is(parseConfig(minimal({ logging: { level: 'NOTSET' } }), {}).config.logging.level, 'debug', 'NOTSET, which v6 node new offers, logs everything');
   t.is(apiBaseUrl(config), 'https://v6.example.org/api');
 });
 
@@ -193,6 +194,13 @@ const wrongFields: Array<[string, Record<string, unknown>, string]> = [
   ['results limit', { results: { max_output_bytes: 'big' } }, 'results.max_output_bytes: expected a positive integer'],
   ['log level', { logging: { level: 'loud' } }, 'logging.level: expected one of trace, debug, info, warn, error, fatal'],
   ['unknown top-level key', { databse: [] }, 'databse: unknown key'],
+  ['a typo of a vantage6 5 key', { task_namepsace: 'vantage6-tasks' }, 'task_namepsace: unknown key'],
+  ['production not boolean', { production: 'yes' }, 'production: expected true or false'],
+  [
+    'production and isolation.allow_unenforced disagree',
+    { production: false, isolation: { allow_unenforced: false } },
+    'production: says the opposite of isolation.allow_unenforced',
+  ],
   ['no server at all', { server_url: undefined }, 'server_url: required: the vantage6 4.x server (or hq_url for a vantage6 5 hub)'],
   ['a 4.x server and a 5 hub', { hq_url: 'https://hq.example.org' }, 'hq_url: give server_url (a vantage6 4.x server) or hq_url'],
   ['keycloak for a 4.x server', { keycloak: { url: 'https://kc.example.org' } }, 'keycloak: only for a vantage6 5 hub'],
@@ -223,6 +231,92 @@ test('a 5 hub: hq_url, the node name and Keycloak (from the config or from the e
   const server = parseConfig(minimal(), {}).config;
   t.like(server, { api_path: '/api' });
   t.is(protocolOf(server), 4);
+});
+
+// A vantage6 5.0.3 node as upstream's tools write it (test/fixtures/vantage6-5/README.md says how each was made).
+const V5_CONFIG = fileURLToPath(new URL('../test/fixtures/vantage6-5/node-config.yml', import.meta.url));
+const V5_VALUES = fileURLToPath(new URL('../test/fixtures/vantage6-5/node-values.yaml', import.meta.url));
+const V5_SECRET = 'Xq3vGm9T0pWcNfRk2hLsYdBe7uJa5ZoE';
+/** What upstream's node chart gives the node besides config.yml: its Secret and the Deployment's env. */
+const V5_ENV = { V6_API_KEY: V5_SECRET, V6_NODE_NAME: 'alpha-hospital-cancer-study-node', KEYCLOAK_URL: 'https://auth.example.org', KEYCLOAK_REALM: 'vantage6' };
+/** The agent's own sections, which no upstream file has: appended to it, nothing in it changed. */
+const OWN_SECTIONS = stringify({
+  kubernetes: { task_volume: { claim_name: 'tasks', access_mode: 'ReadWriteMany' } },
+  proxy: { url: 'http://v6-node.vantage6.svc.cluster.local' },
+  isolation: { image: PROBE_IMAGE },
+});
+
+test('a vantage6 5.0.3 node config.yml is accepted as is: its keys mean what they mean upstream, with the chart\'s variables', async (t) => {
+  const upstream = await readFile(V5_CONFIG, 'utf8');
+  const { config, warnings } = parseConfig(`${upstream}\n${OWN_SECTIONS}`, V5_ENV);
+  t.like(config, {
+    hq_url: 'https://hq.example.org',
+    port: 443,
+    api_path: '/hq',
+    api_key: V5_SECRET,
+    name: 'alpha-hospital-cancer-study-node',
+    keycloak: { url: 'https://auth.example.org', realm: 'vantage6' },
+    share_config: true,
+    share_algorithm_logs: true,
+    encryption: { enabled: false },
+    policies: {
+      allowed_algorithm_stores: ['https://store.uluru.vantage6.ai'],
+      allowed_organizations: [2, 'alpha-hospital'],
+      allow_either_whitelist_or_store: false,
+      require_algorithm_pull: true,
+    },
+    algorithm_env: { PRIVACY_THRESHOLD: 10 },
+    logging: { level: 'info' },
+    isolation: { allow_unenforced: false },
+    kubernetes: { namespace: 'vantage6-tasks' },
+    proxy: { port: 7654 },
+  });
+  t.is(config.encryption.private_key, undefined, 'private_key: null is no key file');
+  t.is(protocolOf(config), 5);
+  t.is(apiBaseUrl(config), 'https://hq.example.org:443/hq');
+
+  const ignored = warnings.flatMap((w) => {
+    const match = /^ignored: (\S+) has no meaning to v6-node because (.+)$/.exec(w);
+    return match === null ? [] : [[match[1]!, match[2]!]];
+  });
+  t.deepEqual(
+    ignored.map(([key]) => key),
+    ['node_proxy_port', 'task_dir', 'task_namespace', 'prometheus', 'private_docker_registries', 'logging.backup_count', 'logging.datefmt', 'logging.file', 'logging.format', 'logging.max_size', 'logging.use_console', 'logging.loggers'],
+  );
+  // Each reason names what takes the key's place.
+  const reasons = new Map(ignored.map(([key, reason]) => [key, reason]));
+  t.regex(reasons.get('node_proxy_port')!, /proxy\.listen_port.*proxy\.port/);
+  t.regex(reasons.get('task_dir')!, /kubernetes\.task_volume/);
+  t.regex(reasons.get('task_namespace')!, /kubernetes\.namespace/);
+  t.regex(reasons.get('prometheus')!, /metrics\.port/);
+  t.regex(reasons.get('private_docker_registries')!, /kubernetes\.image_pull_secrets/);
+  t.deepEqual(
+    warnings.filter((w) => !w.startsWith('ignored: ')).map((w) => w.slice(0, w.indexOf(':'))),
+    ['policies.allowed_organizations[0]'],
+    'and the numeric organization id the template\'s own example writes',
+  );
+
+  const typo = upstream.replace('task_namespace:', 'task_namepsace:');
+  t.deepEqual(problems(`${typo}\n${OWN_SECTIONS}`, V5_ENV), ['task_namepsace: unknown key']);
+});
+
+test('vantage6 5\'s production is isolation.allow_unenforced negated; V6_ISOLATION_ALLOW_UNENFORCED still wins', (t) => {
+  const allows = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => parseConfig(minimal(extra), env).config.isolation.allow_unenforced;
+  t.false(allows({ production: true }));
+  t.true(allows({ production: false }), 'production: false runs tasks though isolation is not confirmed, with a warning, as upstream');
+  t.true(allows({ production: false, isolation: { allow_unenforced: 'true' } }), 'both, agreeing');
+  t.false(allows({ production: false }, { V6_ISOLATION_ALLOW_UNENFORCED: 'false' }));
+  const { warnings } = parseConfig(minimal({ production: false }), {});
+  t.deepEqual(warnings, [], 'mapped, not ignored');
+});
+
+test("the Helm values upstream's CLI writes are refused with what to give instead, naming no value", async (t) => {
+  const found = problems(await readFile(V5_VALUES, 'utf8'), V5_ENV);
+  t.is(found.length, 1, found.join('\n'));
+  const [problem] = found;
+  t.true(problem!.startsWith("node: this looks like the values of vantage6's node Helm chart"), problem);
+  for (const pointer of ['config.yml', 'hq_url', 'api_key', 'keycloak', 'A vantage6 5 node', 'hub.*']) t.true(problem!.includes(pointer), pointer);
+  for (const secret of [V5_SECRET, 'Regi5tryPassw0rd']) t.false(problem!.includes(secret), secret);
 });
 
 test('every wrong field is named at once', (t) => {
@@ -312,7 +406,7 @@ test('vantage6 keys without meaning on Kubernetes are warnings, not errors', (t)
     }),
     {},
   );
-  const keys = warnings.map((w) => /^ignored: (\S+) has no meaning on Kubernetes because .+/.exec(w)?.[1]);
+  const keys = warnings.map((w) => /^ignored: (\S+) has no meaning to v6-node because .+/.exec(w)?.[1]);
   t.deepEqual(keys, [
     'task_dir',
     'docker_registries',

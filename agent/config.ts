@@ -24,11 +24,13 @@ export class ConfigError extends Error {
 }
 
 /**
- * vantage6 node keys this agent accepts and ignores, with the reason shown to the admin. Anything
- * else unknown at the top level is an error.
+ * vantage6 node keys (4.x, and 5.x's config.yml) this agent accepts and ignores, with the reason
+ * shown to the admin. Anything else unknown at the top level is an error.
  */
 const IGNORED_VANTAGE6_KEYS: Readonly<Record<string, string>> = {
   task_dir: 'run folders live on the PersistentVolumeClaim kubernetes.task_volume',
+  task_namespace: 'algorithm Jobs are created in kubernetes.namespace (with the Helm chart: the release namespace, where the task volume claim is)',
+  node_proxy_port: 'the proxy listens on proxy.listen_port and algorithms get proxy.port as PORT (both default 7654)',
   docker_registries: 'image pull credentials are Kubernetes Secrets named in kubernetes.image_pull_secrets',
   private_docker_registries: 'image pull credentials are Kubernetes Secrets named in kubernetes.image_pull_secrets',
   vpn_subnet: "vantage6's VPN between algorithm containers is not supported; NetworkPolicies isolate algorithm pods",
@@ -38,8 +40,8 @@ const IGNORED_VANTAGE6_KEYS: Readonly<Record<string, string>> = {
   node_extra_mounts: "the agent's volumes are set on its Deployment; databases on claims use databases[].volume",
   node_extra_hosts: 'host aliases are set on the Deployment (Helm chart)',
   algorithm_device_requests: 'Docker device requests do not apply to pods; GPUs are not supported yet',
-  dev: 'these are development switches of the Docker node',
-  debug: 'these are debug switches of the Docker node; use logging.level: debug',
+  dev: "these are development switches of vantage6's own node",
+  debug: "these are debug switches of vantage6's own node; use logging.level: debug",
   run_context_file: 'v6-node does not write run_context.json',
 };
 
@@ -47,8 +49,18 @@ const IGNORED_VANTAGE6_KEYS: Readonly<Record<string, string>> = {
 const IGNORED_VANTAGE6_LOGGING_KEYS = ['file', 'use_console', 'backup_count', 'max_size', 'format', 'datefmt', 'loggers'];
 
 function ignoredWarning(key: string, reason: string): string {
-  return `ignored: ${key} has no meaning on Kubernetes because ${reason}`;
+  return `ignored: ${key} has no meaning to v6-node because ${reason}`;
 }
+
+/**
+ * The one problem reported for the Helm values `v6 node new` writes (a `node:` mapping for
+ * vantage6's node chart) given as a config: the rest of such a file would only be unknown keys.
+ */
+const HELM_VALUES_PROBLEM =
+  "node: this looks like the values of vantage6's node Helm chart (what `v6 node new` writes), not a node configuration. " +
+  'Give the config.yml that chart renders for the node (its ConfigMap), or write the settings as this agent\'s keys: ' +
+  'node.hq.url, .port, .path → hq_url, port, api_path; node.name → name; node.apiKey → api_key; node.keycloak → keycloak ' +
+  '(README: "A vantage6 5 node"); installing with the v6-node Helm chart, give them as its values hub.* and apiKey';
 
 // ---------------------------------------------------------------------------------------------
 // Field schemas (messages never include the value: it may be a secret)
@@ -158,7 +170,8 @@ const databasesSchema = z
 const encryptionSchema = z
   .strictObject({
     enabled: z.boolean({ error: expected('true or false') }).default(false),
-    private_key: nonEmpty.optional(),
+    // null: how vantage6's templates write "no key file".
+    private_key: nonEmpty.nullish().transform((v) => v ?? undefined),
   })
   .prefault({});
 
@@ -275,8 +288,8 @@ const isolationSchema = z
   .prefault({});
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-/** vantage6 (Python) level names mapped onto pino's. */
-const pythonLevels: Readonly<Record<string, (typeof logLevels)[number]>> = { warning: 'warn', critical: 'fatal' };
+/** vantage6 (Python) level names mapped onto pino's; NOTSET, which `v6 node new` offers, logs everything in Python. */
+const pythonLevels: Readonly<Record<string, (typeof logLevels)[number]>> = { warning: 'warn', critical: 'fatal', notset: 'debug' };
 
 const logLevel = z
   .string({ error: expected(`one of ${logLevels.join(', ')}`) })
@@ -536,6 +549,24 @@ function dropIgnoredKeys(raw: Record<string, unknown>): { data: Record<string, u
   return { data, warnings };
 }
 
+/**
+ * vantage6 5's `production` (default true: the node stops when algorithm pods are not isolated;
+ * false: it warns and goes on) says what `isolation.allow_unenforced` says, negated: it becomes
+ * that key, unless the file gives that key too, which must then agree. Returns a copy of `data`.
+ */
+function productionAsAllowUnenforced(data: Record<string, unknown>): { data: Record<string, unknown>; problems: string[] } {
+  if (!('production' in data)) return { data, problems: [] };
+  const { production, ...rest } = data;
+  if (typeof production !== 'boolean') return { data: rest, problems: ['production: expected true or false'] };
+  const isolation = rest.isolation ?? {};
+  if (!isMapping(isolation)) return { data: rest, problems: [] };
+  const given = isolation.allow_unenforced;
+  if (given === undefined) return { data: { ...rest, isolation: { ...isolation, allow_unenforced: !production } }, problems: [] };
+  const allows = given === true || given === 'true' ? true : given === false || given === 'false' ? false : undefined;
+  const problems = allows === production ? ['production: says the opposite of isolation.allow_unenforced (production: false is allow_unenforced: true); give one of them'] : [];
+  return { data: rest, problems };
+}
+
 /** vantage6 compares ids as strings, so a number in these lists never matches (spec A9). */
 function numericIdWarnings(policies: PoliciesConfig): string[] {
   return (['allowed_organizations', 'allowed_users'] as const).flatMap((key) =>
@@ -565,10 +596,13 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv, source = '
   const raw: unknown = doc.toJS() ?? {};
   if (!isMapping(raw)) throw new ConfigError(source, ['(top level): expected a mapping']);
 
-  const { data, warnings } = dropIgnoredKeys(raw);
+  if (isMapping(raw.node)) throw new ConfigError(source, [HELM_VALUES_PROBLEM]);
+
+  const { data: kept, warnings } = dropIgnoredKeys(raw);
+  const { data, problems: moved } = productionAsAllowUnenforced(kept);
   const { data: withEnv, fromEnv } = applyEnvOverrides(data, env);
   const result = configSchema.safeParse(withEnv, { error: genericError });
-  if (!result.success) throw new ConfigError(source, problemsOf(result.error, fromEnv));
+  if (!result.success || moved.length > 0) throw new ConfigError(source, [...moved, ...(result.success ? [] : problemsOf(result.error, fromEnv))]);
   return { config: result.data, warnings: [...warnings, ...numericIdWarnings(result.data.policies)] };
 }
 

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { REQUIRED_PERMISSIONS } from '../../agent/cluster/access.js';
-import { parseConfig, type Config } from '../../agent/config.js';
+import { apiBaseUrl, parseConfig, protocolOf, type Config } from '../../agent/config.js';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
 import { buildProbeJob, probeTargets } from '../../agent/isolation/probe-spec.js';
 import { manifestProblems, unknownFields } from './manifests.js';
@@ -244,6 +244,26 @@ test('values map onto config keys (several-databases scenario)', async (t) => {
   t.deepEqual(config.policies.allowed_organizations, ['1', 'University Hospital']);
   const { config: encrypted } = chartConfig(await rendered('encryption-values.yaml'));
   t.deepEqual(encrypted.encryption, { enabled: true, private_key: '/etc/v6-node/private-key/private-key.pem' });
+});
+
+test('a 5 hub: hub.* become hq_url, port, api_path, name and keycloak, and server.* is not used; the name and Keycloak are required', async (t) => {
+  const { config } = chartConfig(await rendered('hub-values.yaml'));
+  t.like(config, {
+    hq_url: 'https://hq.example.org',
+    port: 443,
+    api_path: '/hq',
+    name: 'alpha-hospital-cancer-study-node',
+    keycloak: { url: 'https://auth.example.org', realm: 'vantage6' },
+  });
+  t.is(config.server_url, undefined);
+  t.is(protocolOf(config), 5);
+  t.is(apiBaseUrl(config), 'https://hq.example.org:443/hq');
+  const hub = ['hub.url=https://hq.example.org', 'hub.nodeName=alpha', 'hub.keycloak.url=https://auth.example.org'];
+  t.like(chartConfig(await render({ set: [...hub, 'hub.apiPath=/api', 'hub.keycloak.realm=v6'] })).config, { api_path: '/api', keycloak: { realm: 'v6' } });
+  for (const missing of ['hub.nodeName', 'hub.keycloak.url']) {
+    await t.throwsAsync(render({ set: hub.filter((pair) => !pair.startsWith(`${missing}=`)) }), { message: new RegExp(missing.replaceAll('.', '[./]')) }, missing);
+  }
+  await t.throwsAsync(render({ set: ['hub.url=https://hq.example.org/hq'] }), { message: /schema/ }, 'the path goes in hub.apiPath');
 });
 
 test('the Deployment: agent and proxy from one image and config, node name from the downward API, probes switchable', async (t) => {

@@ -144,8 +144,18 @@ seccompProfile:
 isolation.allow_unenforced come from the environment; absent optional keys are left to the agent's defaults. */}}
 {{- define "v6-node.config" -}}
 {{- $v := .Values }}
-{{- $c := dict "server_url" $v.server.url "api_path" $v.server.apiPath }}
+{{- $c := dict }}
+{{- if $v.hub.url }}
+{{- $_ := set $c "hq_url" $v.hub.url }}
+{{- $_ := set $c "api_path" $v.hub.apiPath }}
+{{- if not (kindIs "invalid" $v.hub.port) }}{{ $_ := set $c "port" (int $v.hub.port) }}{{ end }}
+{{- $_ := set $c "name" (required "hub.nodeName: the node's name at the hub (its Keycloak client is <name>-node-client)" $v.hub.nodeName) }}
+{{- $_ := set $c "keycloak" (dict "url" (required "hub.keycloak.url: the Keycloak that issues the node's tokens" $v.hub.keycloak.url) "realm" $v.hub.keycloak.realm) }}
+{{- else }}
+{{- $_ := set $c "server_url" $v.server.url }}
+{{- $_ := set $c "api_path" $v.server.apiPath }}
 {{- if not (kindIs "invalid" $v.server.port) }}{{ $_ := set $c "port" (int $v.server.port) }}{{ end }}
+{{- end }}
 {{- $dbs := list }}
 {{- range $v.databases }}
 {{- $db := dict "label" .label "type" .type "uri" .uri }}
