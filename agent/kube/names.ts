@@ -14,6 +14,8 @@ export const LabelKey = {
   ParentTaskId: 'vantage6.ai/parent-task-id',
   /** Pods only: what NetworkPolicies select algorithm pods by. */
   Role: 'vantage6.ai/role',
+  /** Pods of vantage6 5 runs only: the run's action (the chart's NetworkPolicies let data_extraction and preprocessing pods reach nothing). */
+  Action: 'vantage6.ai/action',
 } as const;
 
 /** Annotations on the Job and its pod template: context for a human running `kubectl describe`. */

@@ -1,9 +1,11 @@
 // The chart's NetworkPolicies, evaluated: who may connect to whom, asserted to be exactly the
-// intended matrix. Algorithm pods carry the labels the agent's own Job builder gives them.
+// intended matrix. Algorithm pods carry the labels the agent's own Job builder gives them, and
+// those of vantage6 5 runs their action besides.
 import type { V1Deployment, V1NetworkPolicy, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import test from 'ava';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
 import { parseConfig } from '../../agent/config.js';
+import { LabelKey } from '../../agent/kube/names.js';
 import { formatMatrix, inCidr, matchesSelector, reachability, type Endpoint, type Namespace, type Port } from './network-policy.js';
 import { NAMESPACE, RELEASE, render, type K8sObject } from './render.js';
 
@@ -32,7 +34,14 @@ function algorithmLabels(objects: K8sObject[], nodeId = 7): Record<string, strin
   return job.spec!.template.metadata!.labels!;
 }
 
-/** The endpoints: the chart's pods as rendered, an algorithm pod as the agent builds it, the rest of the world. */
+/** vantage6 5 actions (label vantage6.ai/action): the offline ones may reach nothing, the others the proxy as 4.x runs do. */
+const OFFLINE_ACTIONS = ['data_extraction', 'preprocessing'];
+const PROXY_ACTIONS = ['federated_compute', 'central_compute', 'postprocessing'];
+const ofAction = (action: string) => `algorithm(${action})`;
+/** The algorithm pods of node 7 that reach the proxy: a 4.x run's (no action) and those of the compute and postprocessing actions. */
+const PROXY_CALLERS = ['algorithm', ...PROXY_ACTIONS.map(ofAction)];
+
+/** The endpoints: the chart's pods as rendered, algorithm pods as the agent builds them, the rest of the world. */
 function endpoints(objects: K8sObject[]): Endpoint[] {
   const podOf = (kind: string, suffix = '') => {
     const o = objects.find((x) => x.kind === kind && x.metadata.name === `${RELEASE}-v6-node${suffix}`);
@@ -52,6 +61,12 @@ function endpoints(objects: K8sObject[]): Endpoint[] {
     ...(redis ? [{ name: 'redis', ip: '10.42.0.11', pod: inNs(redis.labels), ports: listening(redis.spec) }] : []),
     { name: 'algorithm', ip: '10.42.0.12', pod: inNs(algorithmLabels(objects)), ports: [tcp(8080)] },
     { name: 'algorithm(node 8)', ip: '10.42.0.16', pod: inNs(algorithmLabels(objects, 8)), ports: [tcp(8080)] },
+    ...[...OFFLINE_ACTIONS, ...PROXY_ACTIONS].map((action, i) => ({
+      name: ofAction(action),
+      ip: `10.42.0.${20 + i}`,
+      pod: inNs({ ...algorithmLabels(objects), [LabelKey.Action]: action }),
+      ports: [tcp(8080)],
+    })),
     ...(testPod ? [{ name: 'helm-test', ip: '10.42.0.13', pod: inNs(testPod.labels), ports: [tcp(8080)] }] : []),
     { name: 'other-pod', ip: '10.42.0.14', pod: inNs({ app: 'other' }), ports: [tcp(8080)] },
     { name: 'other-ns-pod', ip: '10.42.1.5', pod: { namespace: 'default', labels: { app: 'web' } }, ports: [tcp(8080)] },
@@ -66,10 +81,11 @@ function endpoints(objects: K8sObject[]): Endpoint[] {
   ];
 }
 
-async function matrixOf(scenario: string | undefined, set: string[] = []) {
+/** The matrix of the chart's policies in a scenario, with `others` (policies not the chart's) besides. */
+async function matrixOf(scenario: string | undefined, set: string[] = [], others: V1NetworkPolicy[] = []) {
   const objects = await render({ scenario, set });
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as V1NetworkPolicy[];
-  return reachability(policies, endpoints(objects), NAMESPACES);
+  return reachability([...policies, ...others], endpoints(objects), NAMESPACES);
 }
 
 /** Only what is not "—": the intended matrix lists the allowed connections, everything else is denied. */
@@ -82,21 +98,27 @@ function allowed(matrix: Record<string, Record<string, string[]>>): Record<strin
 }
 
 /** The release namespace's endpoints; traffic between two endpoints outside it is not the chart's. */
-const IN_RELEASE_NAMESPACE = new Set(['node', 'redis', 'algorithm', 'algorithm(node 8)', 'helm-test', 'other-pod']);
+const IN_RELEASE_NAMESPACE = new Set(['node', 'redis', 'algorithm', 'algorithm(node 8)', ...[...OFFLINE_ACTIONS, ...PROXY_ACTIONS].map(ofAction), 'helm-test', 'other-pod']);
 function governed(matrix: Record<string, Record<string, string[]>>): Record<string, string[]> {
   return Object.fromEntries(
     Object.entries(allowed(matrix)).filter(([key]) => key.split(' -> ').some((end) => IN_RELEASE_NAMESPACE.has(end))),
   );
 }
 
+/** `<each source> -> <destination>`: `ports`. */
+function fromEach(sources: readonly string[], destination: string, ports: string[]): Record<string, string[]> {
+  return Object.fromEntries(sources.map((source) => [`${source} -> ${destination}`, ports]));
+}
+
 // The intended isolation, with the server and the API narrowed to their addresses. Algorithm pods
-// have no DNS (a lookup is a way out): the agent gives them the proxy by address.
+// have no DNS (a lookup is a way out): the agent gives them the proxy by address. The pods of
+// data_extraction and preprocessing runs reach nothing at all.
 const INTENDED: Record<string, string[]> = {
   'node -> redis': ['6379/TCP'],
   'node -> dns': DNS,
   'node -> kube-api': ['6443/TCP'],
   'node -> v6-server': ['443/TCP'],
-  'algorithm -> node': ['7654/TCP'],
+  ...fromEach(PROXY_CALLERS, 'node', ['7654/TCP']),
   'algorithm(node 8) -> node': ['7654/TCP'],
   'helm-test -> node': ['7654/TCP', '9464/TCP'],
   'helm-test -> dns': DNS,
@@ -137,9 +159,13 @@ test('reachability with encryption on and with existing Secrets / external Redis
   t.deepEqual(external, expected);
 });
 
-test('reachability with extra egress: the node reaches its HTTP proxy, algorithms one data service, nothing more', async (t) => {
+test('reachability with extra egress: the node reaches its HTTP proxy, algorithms one data service (not those of data_extraction or preprocessing runs), nothing more', async (t) => {
   const matrix = await matrixOf('extra-egress-values.yaml');
-  t.deepEqual(governed(matrix), { ...INTENDED, 'node -> http-proxy': ['3128/TCP'], 'algorithm -> data-db': ['5432/TCP'], 'algorithm(node 8) -> data-db': ['5432/TCP'] });
+  t.deepEqual(governed(matrix), {
+    ...INTENDED,
+    'node -> http-proxy': ['3128/TCP'],
+    ...fromEach([...PROXY_CALLERS, 'algorithm(node 8)'], 'data-db', ['5432/TCP']),
+  });
 });
 
 test('reachability with networkPolicy.nodeId: only that node\'s algorithm pods reach the proxy', async (t) => {
@@ -150,7 +176,7 @@ test('reachability with networkPolicy.nodeId: only that node\'s algorithm pods r
     'node -> dns': DNS,
     'node -> kube-api': ['6443/TCP'],
     'node -> v6-server': ['5000/TCP'],
-    'algorithm -> node': ['8081/TCP'],
+    ...fromEach(PROXY_CALLERS, 'node', ['8081/TCP']),
     'helm-test -> node': ['8081/TCP', '9090/TCP'],
     'helm-test -> dns': DNS,
   });
@@ -173,6 +199,26 @@ test('reachability with networkPolicy.dns.cidrs (a resolver that is not a pod): 
   delete expected['node -> dns'];
   delete expected['helm-test -> dns'];
   t.deepEqual(governed(matrix), expected);
+});
+
+test('with networkPolicy.defaultDeny false the pods of data_extraction and preprocessing runs still reach nothing, and nothing reaches them', async (t) => {
+  const matrix = await matrixOf('bundled-redis-values.yaml', ['networkPolicy.defaultDeny=false']);
+  const offline = new Set(OFFLINE_ACTIONS.map(ofAction));
+  t.deepEqual(Object.keys(allowed(matrix)).filter((key) => key.split(' -> ').some((end) => offline.has(end))), []);
+  // What the default deny held before now goes: the evaluator sees the difference.
+  t.deepEqual(matrix['other-pod']!.internet, ['80/TCP', '443/TCP']);
+  t.deepEqual(matrix['other-pod']![ofAction('federated_compute')], [], 'no way in to any algorithm pod');
+  t.deepEqual(matrix[ofAction('federated_compute')]!.node, ['7654/TCP']);
+});
+
+test("the node pod's own ingress refuses data_extraction and preprocessing runs: another policy letting every pod out does not open the proxy to them", async (t) => {
+  const allOut: V1NetworkPolicy = { metadata: { name: 'all-out', namespace: NAMESPACE }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } };
+  const matrix = await matrixOf('bundled-redis-values.yaml', [], [allOut]);
+  for (const action of OFFLINE_ACTIONS) {
+    t.deepEqual(matrix[ofAction(action)]!.node, [], action);
+    t.deepEqual(matrix[ofAction(action)]!.internet, ['80/TCP', '443/TCP'], `${action}: the other policy does let it out`);
+  }
+  t.deepEqual(matrix.algorithm!.node, ['7654/TCP']);
 });
 
 test('without NetworkPolicies nothing is isolated (the evaluator sees the difference)', async (t) => {

@@ -63,6 +63,21 @@ vantage6.ai/node-id: {{ .Values.networkPolicy.nodeId | toString | quote }}
 {{- end }}
 {{- end }}
 
+{{/* Algorithm pods, by their run's vantage6 5 action (label vantage6.ai/action, agent/kube/names.ts).
+The offline actions, data_extraction and preprocessing, read the data and write a dataframe:
+upstream (vantage6/vantage6#1259) means them to reach nothing at all. Pass
+(dict "root" $ "offlineActions" "In") for their pods, "NotIn" for every other algorithm pod: the
+compute and postprocessing runs, and vantage6 4.x runs, which carry no action label (NotIn
+matches a pod without the label). */}}
+{{- define "v6-node.algorithmSelector" -}}
+matchLabels:
+  {{- include "v6-node.algorithmSelectorLabels" .root | nindent 2 }}
+matchExpressions:
+  - key: vantage6.ai/action
+    operator: {{ .offlineActions }}
+    values: [data_extraction, preprocessing]
+{{- end }}
+
 {{/* The chart's ServiceAccount (serviceAccount.create) or the existing one named serviceAccount.name. */}}
 {{- define "v6-node.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
