@@ -121,7 +121,8 @@ export class IsolationMonitor {
     const allowed = allowsLaunches(outcome.verdict, allow_unenforced);
     const previous = this.current;
     this.current = { verdict: outcome.verdict, reason: outcome.reason, allowsLaunches: allowed, at: this.now() };
-    const fields = { verdict: outcome.verdict, reason: outcome.reason };
+    // `action` (absent on a 4.x node): the vantage6 action whose rule failed, or whose probe could not tell.
+    const fields = { verdict: outcome.verdict, reason: outcome.reason, action: outcome.action };
     if (outcome.verdict === 'enforced') {
       if (previous.verdict !== 'enforced') this.options.logger.info(fields, 'network isolation of algorithm pods is enforced');
     } else if (allowed) {

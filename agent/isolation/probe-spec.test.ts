@@ -7,8 +7,8 @@ import { stringify } from 'yaml';
 import { parseConfig, type Config } from '../config.js';
 import { buildRunObjects } from '../kube/job-spec.js';
 import { algorithmPodLabels } from '../kube/names.js';
-import { buildProbeJob, PROBE_SCRIPT, probeJobName, probeTargets, type ProbeTargets } from './probe-spec.js';
-import { allowsLaunches, outcomeOfPod } from './verdict.js';
+import { buildProbeJob, PROBE_SCRIPT, probeJobName, probeKinds, probeTargets, type ProbeTargets } from './probe-spec.js';
+import { allowsLaunches, outcomeOfPod, overallOutcome, type ProbeKind, type ProbeOutcome } from './verdict.js';
 
 function config(extra: Record<string, unknown> = {}): Config {
   return parseConfig(
@@ -27,13 +27,25 @@ function config(extra: Record<string, unknown> = {}): Config {
 const TARGETS: ProbeTargets = { forbidden: { host: '10.43.0.1', port: 443 }, proxy: { host: '10.43.0.12', port: 7654 } };
 /** proxy.url as the agent resolved it. */
 const PROXY = 'http://10.43.0.12';
+/** A 4.x node's one probe; a vantage6 5 node's two. */
+const [V4] = probeKinds(4);
+const [COMPUTE] = probeKinds(5);
+const OFFLINE = probeKinds(5)[1]!;
+
+test('the probes of a node: a 4.x node probes as an unlabelled run; a vantage6 5 node as a compute run, then as a data_extraction run that must not reach the proxy', (t) => {
+  t.deepEqual(probeKinds(4), [{ action: undefined, proxy: 'reachable' }]);
+  t.deepEqual(probeKinds(5), [
+    { action: 'federated_compute', proxy: 'reachable' },
+    { action: 'data_extraction', proxy: 'unreachable' },
+  ]);
+});
 
 test('the probe Job: deterministic name, the algorithm pod labels, and the hardening of a run pod', (t) => {
   const cfg = config();
-  const job = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets: TARGETS, config: cfg });
+  const job = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets: TARGETS, kind: V4, config: cfg });
   t.notThrows(() => new Job(job as never).validate());
   t.is(job.metadata?.name, 'v6-node-7-isolation-probe');
-  t.is(probeJobName(7), 'v6-node-7-isolation-probe');
+  t.is(probeJobName(7, undefined), 'v6-node-7-isolation-probe');
   const podLabels = job.spec!.template.metadata!.labels!;
   // Every label the algorithm NetworkPolicies may select on (role, managed-by, node-id) is there.
   const run = buildRunObjects({
@@ -47,6 +59,7 @@ test('the probe Job: deterministic name, the algorithm pod labels, and the harde
     t.is(podLabels[key], algorithmPodLabels(7, { id: 1, taskId: 2, jobId: 3, parentId: null })[key], key);
   }
   t.is(podLabels['vantage6.ai/run-id'], undefined, 'not a run: the run watcher ignores it');
+  t.is(podLabels['vantage6.ai/action'], undefined, 'a 4.x run has no action');
   const spec = job.spec!.template.spec!;
   const runSpec = run.spec!.template.spec!;
   t.is(spec.automountServiceAccountToken, false);
@@ -62,6 +75,29 @@ test('the probe Job: deterministic name, the algorithm pod labels, and the harde
   t.is(job.spec!.backoffLimit, 0);
 });
 
+test("a vantage6 5 node's probe Jobs: one per action, named and labelled by it; the data_extraction probe must not reach the proxy and tries it for one timeout", (t) => {
+  const cfg = config({ isolation: { image: 'v6-node:0.1.0', timeout_seconds: 7, proxy_wait_seconds: 45 } });
+  const env = (job: ReturnType<typeof buildProbeJob>) => Object.fromEntries(job.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+  const v4 = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets: TARGETS, kind: V4, config: cfg });
+  const compute = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets: TARGETS, kind: COMPUTE, config: cfg });
+  const offline = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets: TARGETS, kind: OFFLINE, config: cfg });
+  t.is(compute.metadata?.name, 'v6-node-7-isolation-probe-federated-compute');
+  t.is(offline.metadata?.name, 'v6-node-7-isolation-probe-data-extraction');
+  t.true(probeJobName(9007199254740991, 'federated_compute').length <= 63, 'an RFC 1123 label for any node id');
+  t.notThrows(() => new Job(offline as never).validate());
+  t.is(compute.spec!.template.metadata!.labels!['vantage6.ai/action'], 'federated_compute');
+  t.is(offline.spec!.template.metadata!.labels!['vantage6.ai/action'], 'data_extraction');
+  t.deepEqual(
+    { ...offline.spec!.template.metadata!.labels!, 'vantage6.ai/action': undefined },
+    { ...v4.spec!.template.metadata!.labels!, 'vantage6.ai/action': undefined },
+    'otherwise the labels of the 4.x probe',
+  );
+  t.like(env(v4), { V6_PROBE_PROXY: 'reachable', V6_PROBE_TIMEOUT_MS: '7000', V6_PROBE_PROXY_WAIT_MS: '45000' });
+  t.like(env(compute), { V6_PROBE_PROXY: 'reachable', V6_PROBE_PROXY_WAIT_MS: '45000' });
+  t.like(env(offline), { V6_PROBE_PROXY: 'unreachable', V6_PROBE_TIMEOUT_MS: '7000', V6_PROBE_PROXY_WAIT_MS: '0' });
+  t.deepEqual(offline.spec!.template.spec, { ...v4.spec!.template.spec!, containers: offline.spec!.template.spec!.containers }, 'the same pod otherwise');
+});
+
 test('targets: forbidden_url, else the API server of the kube config; the proxy at the address algorithms are given', (t) => {
   t.deepEqual(probeTargets(config(), 'https://10.43.0.1:443', PROXY), TARGETS);
   t.deepEqual(probeTargets(config(), 'https://[fd00::1]', PROXY)?.forbidden, { host: 'fd00::1', port: 443 });
@@ -75,17 +111,47 @@ test('targets: forbidden_url, else the API server of the kube config; the proxy 
 const SHOWN = { forbidden: '10.43.0.1:443', proxy: 'proxy:7654' };
 const pod = (status: V1Pod['status']): V1Pod => ({ status });
 
+const exited = (exitCode: number) => pod({ phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'probe', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode } } }] });
+
 test('the verdict from the probe pod: exit codes, pull errors, and not yet', (t) => {
-  const exited = (exitCode: number) => pod({ phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'probe', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode } } }] });
-  t.is(outcomeOfPod(exited(0), SHOWN)?.verdict, 'enforced');
-  t.is(outcomeOfPod(exited(10), SHOWN)?.verdict, 'not-enforced');
-  t.is(outcomeOfPod(exited(11), SHOWN)?.verdict, 'proxy-unreachable');
-  t.is(outcomeOfPod(exited(1), SHOWN)?.verdict, 'unknown');
+  t.is(outcomeOfPod(exited(0), V4, SHOWN)?.verdict, 'enforced');
+  t.is(outcomeOfPod(exited(10), V4, SHOWN)?.verdict, 'not-enforced');
+  t.is(outcomeOfPod(exited(11), V4, SHOWN)?.verdict, 'proxy-unreachable');
+  t.is(outcomeOfPod(exited(1), V4, SHOWN)?.verdict, 'unknown');
   const pulling = pod({ phase: 'Pending', containerStatuses: [{ name: 'probe', image: 'v6-node:9', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } }] });
-  t.deepEqual(outcomeOfPod(pulling, SHOWN), { verdict: 'unknown', reason: 'the probe image v6-node:9 cannot be pulled (ImagePullBackOff): not found' });
-  t.is(outcomeOfPod(pod({ phase: 'Pending' }), SHOWN), undefined);
-  t.is(outcomeOfPod(pod({ phase: 'Running', containerStatuses: [{ name: 'probe', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }), SHOWN), undefined);
-  t.is(outcomeOfPod(pod({ phase: 'Failed', reason: 'Evicted' }), SHOWN)?.verdict, 'unknown');
+  t.deepEqual(outcomeOfPod(pulling, V4, SHOWN), { verdict: 'unknown', reason: 'the probe image v6-node:9 cannot be pulled (ImagePullBackOff): not found' });
+  t.is(outcomeOfPod(pod({ phase: 'Pending' }), V4, SHOWN), undefined);
+  t.is(outcomeOfPod(pod({ phase: 'Running', containerStatuses: [{ name: 'probe', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }), V4, SHOWN), undefined);
+  t.is(outcomeOfPod(pod({ phase: 'Failed', reason: 'Evicted' }), V4, SHOWN)?.verdict, 'unknown');
+});
+
+test('the verdict of a vantage6 5 probe names the action it stood for; a data_extraction probe that reaches the proxy is not enforced, and says what to install', (t) => {
+  t.deepEqual(outcomeOfPod(exited(0), V4, SHOWN), { verdict: 'enforced', reason: 'the probe pod reached the proxy at proxy:7654 and not 10.43.0.1:443' });
+  t.deepEqual(outcomeOfPod(exited(0), COMPUTE, SHOWN), {
+    verdict: 'enforced',
+    reason: 'the probe pod labelled as a federated_compute run reached the proxy at proxy:7654 and not 10.43.0.1:443',
+  });
+  t.deepEqual(outcomeOfPod(exited(0), OFFLINE, SHOWN), {
+    verdict: 'enforced',
+    reason: 'the probe pod labelled as a data_extraction run reached neither the proxy at proxy:7654 nor 10.43.0.1:443',
+  });
+  const leaked = outcomeOfPod(exited(12), OFFLINE, SHOWN)!;
+  t.is(leaked.verdict, 'not-enforced');
+  t.regex(leaked.reason, /^the probe pod labelled as a data_extraction run did not reach 10\.43\.0\.1:443 but did reach the proxy at proxy:7654: /);
+  t.regex(leaked.reason, /-algorithms-offline NetworkPolicy/);
+  t.regex(outcomeOfPod(exited(10), OFFLINE, SHOWN)!.reason, /^the probe pod labelled as a data_extraction run reached 10\.43\.0\.1:443, which/);
+  t.regex(outcomeOfPod(exited(11), COMPUTE, SHOWN)!.reason, /^the probe pod labelled as a federated_compute run did not reach/);
+});
+
+test("a node's verdict: the first probe that is not enforced (with its action), else enforced with what each probe saw", (t) => {
+  const computeOk: ProbeOutcome = { verdict: 'enforced', reason: 'compute ok', action: 'federated_compute' };
+  const offlineOk: ProbeOutcome = { verdict: 'enforced', reason: 'offline ok', action: 'data_extraction' };
+  const offlineLeak: ProbeOutcome = { verdict: 'not-enforced', reason: 'reached the proxy', action: 'data_extraction' };
+  const computeDown: ProbeOutcome = { verdict: 'proxy-unreachable', reason: 'no proxy', action: 'federated_compute' };
+  t.deepEqual(overallOutcome([computeOk, offlineOk]), { verdict: 'enforced', reason: 'compute ok; offline ok' });
+  t.deepEqual(overallOutcome([computeOk, offlineLeak]), offlineLeak);
+  t.deepEqual(overallOutcome([computeDown]), computeDown);
+  t.deepEqual(overallOutcome([{ verdict: 'enforced', reason: 'v4 ok' }]), { verdict: 'enforced', reason: 'v4 ok' });
 });
 
 test('launches: only enforced (or not probed) unless unenforced isolation is allowed', (t) => {
@@ -94,14 +160,15 @@ test('launches: only enforced (or not probed) unless unenforced isolation is all
   t.deepEqual(states.filter((s) => allowsLaunches(s, true)), [...states]);
 });
 
-/** Runs the probe script as the pod would, against local ports; resolves its exit code. */
-function runScript(forbiddenPort: number, proxyPort: number, proxyWaitMs = 500): Promise<number | null> {
+/** Runs the probe script as the pod of `kind` would, against local ports; resolves its exit code. */
+function runScript(forbiddenPort: number, proxyPort: number, proxyWaitMs = 500, kind: ProbeKind = V4): Promise<number | null> {
   const child = spawn(process.execPath, ['-e', PROBE_SCRIPT], {
     env: {
       V6_PROBE_FORBIDDEN_HOST: '127.0.0.1',
       V6_PROBE_FORBIDDEN_PORT: String(forbiddenPort),
       V6_PROBE_PROXY_HOST: '127.0.0.1',
       V6_PROBE_PROXY_PORT: String(proxyPort),
+      V6_PROBE_PROXY: kind.proxy,
       V6_PROBE_TIMEOUT_MS: '500',
       V6_PROBE_PROXY_WAIT_MS: String(proxyWaitMs),
     },
@@ -110,7 +177,7 @@ function runScript(forbiddenPort: number, proxyPort: number, proxyWaitMs = 500):
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-test('the probe script: 0 isolated, 10 forbidden reachable, 11 proxy unreachable', async (t) => {
+test('the probe script: 0 isolated, 10 forbidden reachable, 11 proxy unreachable; as a data_extraction run 12 proxy reachable', async (t) => {
   const open = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => open.listen(0, '127.0.0.1', resolve));
   const closed = createServer();
@@ -122,6 +189,10 @@ test('the probe script: 0 isolated, 10 forbidden reachable, 11 proxy unreachable
     t.is(await runScript(closedPort, openPort), 0);
     t.is(await runScript(openPort, openPort), 10);
     t.is(await runScript(closedPort, closedPort), 11);
+    t.is(await runScript(closedPort, closedPort, 0, OFFLINE), 0);
+    t.is(await runScript(closedPort, openPort, 0, OFFLINE), 12);
+    t.is(await runScript(openPort, closedPort, 0, OFFLINE), 10);
+    t.is(await runScript(openPort, openPort, 0, OFFLINE), 10, 'the forbidden destination first: not enforced at all');
   } finally {
     open.close();
   }

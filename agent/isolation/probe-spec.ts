@@ -1,12 +1,13 @@
-// The isolation probe's Job: one pod with the algorithm pod labels (so the algorithm
-// NetworkPolicies select it) and the same hardening as a run's pod, running a TCP connect
-// script with `node -e`. Pure: node, config and targets in, the Job out.
+// The isolation probe's Jobs: each one pod with the algorithm pod labels (so the algorithm
+// NetworkPolicies select it), labelled as a run of one vantage6 action on a vantage6 5 node, and
+// the same hardening as a run's pod, running a TCP connect script with `node -e`. Pure: node,
+// config and targets in, the Job out.
 import type { V1Affinity, V1Job } from '@kubernetes/client-node';
-import type { Config } from '../config.js';
+import type { Config, ProtocolVersion } from '../config.js';
 import { LabelKey, nodeLabels, ROLE_ALGORITHM } from '../kube/names.js';
 import { SCRATCH_MOUNT } from '../kube/paths.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../kube/hardening.js';
-import { ProbeExit } from './verdict.js';
+import { ProbeExit, type ProbeKind } from './verdict.js';
 
 /** A TCP destination the probe connects to. */
 export interface ProbeTarget {
@@ -27,9 +28,26 @@ export const PROBE_CONTAINER = 'probe';
 /** How long the probe pod may take to be scheduled, pull, run and finish; then the verdict is `unknown`. */
 export const PROBE_DEADLINE_SECONDS = 300;
 
-/** The probe Job's name: one per node, so a restarted agent finds (and replaces) its own. */
-export function probeJobName(nodeId: number): string {
-  return `v6-node-${nodeLabels(nodeId)[LabelKey.NodeId]}-isolation-probe`;
+/**
+ * What a node probes, in this order. A 4.x node's runs carry no action: one probe, which must reach
+ * the proxy. A vantage6 5 node probes as a compute run (the proxy and nothing else), then as a
+ * data_extraction run, for the offline actions, which must reach nothing at all: once the first
+ * probe has shown that the proxy answers, the second failing to reach it is the policies' doing.
+ */
+export function probeKinds(protocol: ProtocolVersion): readonly [ProbeKind, ...ProbeKind[]] {
+  if (protocol === 4) return [{ action: undefined, proxy: 'reachable' }];
+  return [
+    { action: 'federated_compute', proxy: 'reachable' },
+    { action: 'data_extraction', proxy: 'unreachable' },
+  ];
+}
+
+/**
+ * A probe Job's name: one per node and action, so a restarted agent finds (and replaces) its own:
+ * `v6-node-<node id>-isolation-probe`, with `-<action>` (`_` as `-`) on a vantage6 5 node.
+ */
+export function probeJobName(nodeId: number, action: string | undefined): string {
+  return `v6-node-${nodeLabels(nodeId)[LabelKey.NodeId]}-isolation-probe${action === undefined ? '' : `-${action.replaceAll('_', '-')}`}`;
 }
 
 /** Host and port of a URL (http/https default to 80/443; tcp:// has its port). IPv6 brackets removed. */
@@ -61,8 +79,10 @@ export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubern
  * after an install the proxy sidecar may still be starting, and the network plugin programs a new
  * pod's allow rules some time after the pod starts (its default deny holds at once): on the real
  * test cluster a 10 s budget ran out and held the first task back a whole `retry_seconds`. It
- * costs nothing when the proxy answers: the probe stops trying then. Exit 10: the forbidden destination accepted
- * the connection; 11: the proxy never did; 0: isolated. One JSON line on stdout says what it saw.
+ * costs nothing when the proxy answers: the probe stops trying then. `V6_PROBE_PROXY` says whether
+ * the proxy must answer (`reachable`) or must not (`unreachable`, an offline action). Exit 10: the
+ * forbidden destination accepted the connection; 11: the proxy never did, and must; 12: the proxy
+ * did, and must not; 0: isolated. One JSON line on stdout says what it saw.
  */
 export const PROBE_SCRIPT = `
 const net = require('node:net');
@@ -88,7 +108,13 @@ function connect(host, port, ms) {
   }
   const forbidden = await connect(env.V6_PROBE_FORBIDDEN_HOST, env.V6_PROBE_FORBIDDEN_PORT, timeoutMs);
   console.log(JSON.stringify({ proxy, forbidden }));
-  process.exit(forbidden === 'connected' ? ${ProbeExit.ForbiddenReachable} : proxy === 'connected' ? ${ProbeExit.Isolated} : ${ProbeExit.ProxyUnreachable});
+  const proxyAllowed = env.V6_PROBE_PROXY === 'reachable';
+  process.exit(
+    forbidden === 'connected' ? ${ProbeExit.ForbiddenReachable}
+    : proxyAllowed && proxy !== 'connected' ? ${ProbeExit.ProxyUnreachable}
+    : !proxyAllowed && proxy === 'connected' ? ${ProbeExit.ProxyReachable}
+    : ${ProbeExit.Isolated},
+  );
 })();
 `.trim();
 
@@ -108,12 +134,14 @@ export interface ProbeSpecInput {
   /** `isolation.image`, checked by the caller. */
   image: string;
   targets: ProbeTargets;
+  /** One of `probeKinds`. */
+  kind: ProbeKind;
   config: Pick<Config, 'kubernetes' | 'isolation'>;
 }
 
-/** The probe Job, in the task namespace, hardened like a run's Job (agent/kube/job-spec.ts). */
+/** A probe Job, in the task namespace, hardened like a run's Job (agent/kube/job-spec.ts). */
 export function buildProbeJob(input: ProbeSpecInput): V1Job {
-  const { nodeId, targets, config } = input;
+  const { nodeId, targets, kind, config } = input;
   const k8s = config.kubernetes;
   const timeoutSeconds = config.isolation.timeout_seconds;
   const labels = { ...nodeLabels(nodeId), [PROBE_LABEL]: 'true' };
@@ -121,14 +149,14 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: probeJobName(nodeId), namespace: k8s.namespace, labels },
+    metadata: { name: probeJobName(nodeId, kind.action), namespace: k8s.namespace, labels },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: PROBE_DEADLINE_SECONDS,
       ttlSecondsAfterFinished: k8s.run.ttl_seconds_after_finished,
       template: {
-        // The algorithm pod labels: the algorithm NetworkPolicies select this pod like a run's.
-        metadata: { labels: { ...labels, [LabelKey.Role]: ROLE_ALGORITHM } },
+        // The algorithm pod labels: the algorithm NetworkPolicies select this pod like a run's of its action.
+        metadata: { labels: { ...labels, [LabelKey.Role]: ROLE_ALGORITHM, ...(kind.action === undefined ? {} : { [LabelKey.Action]: kind.action }) } },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
@@ -147,8 +175,10 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
                 { name: 'V6_PROBE_FORBIDDEN_PORT', value: String(targets.forbidden.port) },
                 { name: 'V6_PROBE_PROXY_HOST', value: targets.proxy.host },
                 { name: 'V6_PROBE_PROXY_PORT', value: String(targets.proxy.port) },
+                { name: 'V6_PROBE_PROXY', value: kind.proxy },
                 { name: 'V6_PROBE_TIMEOUT_MS', value: String(timeoutSeconds * 1000) },
-                { name: 'V6_PROBE_PROXY_WAIT_MS', value: String(config.isolation.proxy_wait_seconds * 1000) },
+                // A proxy that must not answer is tried for one timeout (the script's least): no allow rule to wait for.
+                { name: 'V6_PROBE_PROXY_WAIT_MS', value: String(kind.proxy === 'reachable' ? config.isolation.proxy_wait_seconds * 1000 : 0) },
               ],
               resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
               terminationMessagePolicy: 'FallbackToLogsOnError',

@@ -1,20 +1,22 @@
-// Runs the isolation probe once: replaces any earlier probe Job of this node, creates the Job,
-// waits for its pod through a watch (list, then watch; never polling), reads the verdict from
-// the pod and deletes the Job. Thin I/O around the pure probe-spec.ts and verdict.ts.
+// Runs the isolation probe once: for each kind of probe the node needs (probeKinds), in turn,
+// replaces any earlier probe Job of that kind, creates the Job, waits for its pod through a watch
+// (list, then watch; never polling), reads the verdict from the pod and deletes the Job; stops at
+// the first verdict that is not `enforced`. Thin I/O around the pure probe-spec.ts and verdict.ts.
 import { BatchV1Api, CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { protocolOf, type Config } from '../config.js';
 import { apiMessage, apiStatus } from '../cluster/api-errors.js';
 import type { ProxyAddress } from '../cluster/proxy-address.js';
 import { describe } from '../errors.js';
 import { LabelKey } from '../kube/names.js';
-import { buildProbeJob, describeTarget, PROBE_DEADLINE_SECONDS, PROBE_LABEL, probeJobName, probeTargets } from './probe-spec.js';
-import { outcomeOfPod, type ProbeOutcome } from './verdict.js';
+import { buildProbeJob, describeTarget, PROBE_DEADLINE_SECONDS, PROBE_LABEL, probeJobName, probeKinds, probeTargets, type ProbeTargets } from './probe-spec.js';
+import { outcomeOfPod, overallOutcome, type ProbeKind, type ProbeOutcome } from './verdict.js';
 
 export interface IsolationProbeOptions {
   readonly kubeConfig: KubeConfig;
   readonly nodeId: number;
-  readonly config: Pick<Config, 'kubernetes' | 'isolation' | 'proxy'>;
+  /** `hq_url` says whether the node speaks vantage6 5, whose runs the probes stand for by action. */
+  readonly config: Pick<Config, 'kubernetes' | 'isolation' | 'proxy' | 'hq_url'>;
   /** The proxy by address, as algorithms get it. */
   readonly proxyAddress: Pick<ProxyAddress, 'url'>;
   readonly logger: Logger;
@@ -29,37 +31,48 @@ export class IsolationProbe {
   private readonly options: IsolationProbeOptions;
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
-  private readonly name: string;
   private readonly namespace: string;
 
   constructor(options: IsolationProbeOptions) {
     this.options = options;
     this.batch = options.kubeConfig.makeApiClient(BatchV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.name = probeJobName(options.nodeId);
     this.namespace = options.config.kubernetes.namespace;
   }
 
   async run(signal: AbortSignal): Promise<ProbeOutcome> {
-    const { config, nodeId, kubeConfig } = this.options;
-    // The config refuses isolation.probe without isolation.image.
-    const image = config.isolation.image ?? '';
+    const { config, kubeConfig } = this.options;
     try {
       const targets = probeTargets(config, kubeConfig.getCurrentCluster()?.server, await this.options.proxyAddress.url());
       if (targets === undefined) {
         return { verdict: 'unknown', reason: 'no destination to test: set isolation.forbidden_url (the kube config names no API server)' };
       }
-      const described = { forbidden: describeTarget(targets.forbidden), proxy: describeTarget(targets.proxy) };
-      await this.deleteJob(); // a probe of an earlier agent, or one whose deletion failed
-      const job = await this.batch.createNamespacedJob({ namespace: this.namespace, body: buildProbeJob({ nodeId, image, targets, config }) });
-      this.options.logger.info({ job: this.name, ...described }, 'Created Job');
-      try {
-        return await this.waitForPod(job, (pod) => outcomeOfPod(pod, described), signal);
-      } finally {
-        await this.deleteJob().catch((error: unknown) => this.options.logger.warn({ job: this.name, err: error }, 'could not delete the probe Job'));
+      const outcomes: ProbeOutcome[] = [];
+      for (const kind of probeKinds(protocolOf(config))) {
+        const outcome = await this.probe(kind, targets, signal);
+        outcomes.push(outcome);
+        if (outcome.verdict !== 'enforced') break;
       }
+      return overallOutcome(outcomes);
     } catch (error) {
       return { verdict: 'unknown', reason: `the probe could not be run: ${apiStatus(error) === undefined ? describe(error) : apiMessage(error)}` };
+    }
+  }
+
+  /** One probe pod, as a run of `kind.action`; throws what the API refuses. */
+  private async probe(kind: ProbeKind, targets: ProbeTargets, signal: AbortSignal): Promise<ProbeOutcome> {
+    const { config, nodeId } = this.options;
+    // The config refuses isolation.probe without isolation.image.
+    const image = config.isolation.image ?? '';
+    const name = probeJobName(nodeId, kind.action);
+    const described = { forbidden: describeTarget(targets.forbidden), proxy: describeTarget(targets.proxy) };
+    await this.deleteJob(name); // a probe of an earlier agent, or one whose deletion failed
+    const job = await this.batch.createNamespacedJob({ namespace: this.namespace, body: buildProbeJob({ nodeId, image, targets, kind, config }) });
+    this.options.logger.info({ job: name, action: kind.action, ...described }, 'Created Job');
+    try {
+      return { ...(await this.waitForPod(job, (pod) => outcomeOfPod(pod, kind, described), signal)), action: kind.action };
+    } finally {
+      await this.deleteJob(name).catch((error: unknown) => this.options.logger.warn({ job: name, err: error }, 'could not delete the probe Job'));
     }
   }
 
@@ -126,11 +139,11 @@ export class IsolationProbe {
     });
   }
 
-  /** Deletes the probe Job and, in the background, its pod; a Job already gone is fine. */
-  private async deleteJob(): Promise<void> {
+  /** Deletes a probe Job and, in the background, its pod; a Job already gone is fine. */
+  private async deleteJob(name: string): Promise<void> {
     try {
-      await this.batch.deleteNamespacedJob({ name: this.name, namespace: this.namespace, propagationPolicy: 'Background' });
-      this.options.logger.info({ job: this.name }, 'Deleted Job');
+      await this.batch.deleteNamespacedJob({ name, namespace: this.namespace, propagationPolicy: 'Background' });
+      this.options.logger.info({ job: name }, 'Deleted Job');
     } catch (error) {
       if (apiStatus(error) !== 404) throw error;
     }

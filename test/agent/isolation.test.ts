@@ -3,8 +3,13 @@
 // and one whose port is closed refuses the probe (as an enforcing cluster would).
 import { createServer, type Server } from 'node:net';
 import { Writable } from 'node:stream';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { pino, type Logger } from 'pino';
+import type { Config } from '../../agent/config.js';
+import { IsolationMonitor } from '../../agent/isolation/monitor.js';
+import { IsolationProbe } from '../../agent/isolation/probe.js';
+import { PROBE_LABEL } from '../../agent/isolation/probe-spec.js';
+import { LabelKey } from '../../agent/kube/names.js';
 import type { NodeAgent } from '../../agent/node-agent.js';
 import { RunStatus } from '../../agent/protocol/run-status.js';
 import { PROBE_IMAGE, startWorld, type World } from '../support/world.js';
@@ -123,8 +128,9 @@ test.serial('allowed: with isolation.allow_unenforced the run goes, the verdict 
   });
 });
 
-test.serial('a closed forbidden port and a reachable proxy: enforced', async (t) => {
+test.serial('a closed forbidden port and a reachable proxy: enforced, from one probe pod with no action, as a 4.x run has none', async (t) => {
   const proxy = await listener();
+  const probePods = recordProbePods(t);
   const config = world.config(NODE, {
     queue: { prefix: 'isolation-enforced' },
     proxy: { url: 'http://127.0.0.1', port: proxy.port },
@@ -135,6 +141,7 @@ test.serial('a closed forbidden port and a reachable proxy: enforced', async (t)
       await waitFor('a verdict', () => agent.isolation.status().at !== undefined);
       t.is(agent.isolation.verdict(), 'enforced');
       t.true(agent.isolation.allowsLaunches());
+      t.deepEqual(probePods, ['none']);
     });
   } finally {
     await proxy.close();
@@ -168,4 +175,83 @@ test.serial('a probe image that does not exist: unknown, saying why, and the pro
   });
   await waitFor('the probe Job removed', async () => (await nodeObjects(world, NODE)).jobs.length === 0);
   t.deepEqual((await nodeObjects(world, NODE)).jobs, []);
+});
+
+/** The world's config for NODE as a vantage6 5 node's (hq_url, name and Keycloak instead of server_url). */
+function v5Config(overrides: Record<string, unknown>): Config {
+  return world.config(NODE, { server_url: undefined, hq_url: 'http://127.0.0.1', name: 'site-a', keycloak: { url: 'http://127.0.0.1:8080' }, ...overrides });
+}
+
+/** The vantage6.ai/action label of each probe pod the cluster creates during the test, in order ('none' for a 4.x probe's). */
+function recordProbePods(t: ExecutionContext): string[] {
+  const actions: string[] = [];
+  const stop = world.cluster.store.on((event) => {
+    const labels = event.object.metadata.labels;
+    if (event.type === 'ADDED' && event.plural === 'pods' && labels?.[PROBE_LABEL] === 'true') actions.push(labels[LabelKey.Action] ?? 'none');
+  });
+  t.teardown(() => void stop());
+  return actions;
+}
+
+/** One probe of `config` through the monitor, as the agent runs it; resolves its status. */
+async function probeOnce(config: Config, logger: Logger) {
+  const probe = new IsolationProbe({ kubeConfig: world.kubeConfig, nodeId: NODE, config, proxyAddress: { url: async () => config.proxy.url }, logger });
+  const monitor = new IsolationMonitor({ config: config.isolation, probe: (signal) => probe.run(signal), logger });
+  try {
+    await monitor.probeNow();
+    return monitor.status();
+  } finally {
+    await monitor.close();
+  }
+}
+
+test.serial('a vantage6 5 node probes also as a data_extraction run, which must reach nothing: here it reaches the proxy, so not enforced, naming the action', async (t) => {
+  const proxy = await listener();
+  const probePods = recordProbePods(t);
+  const { logger, lines } = recordingLogger();
+  const config = v5Config({
+    proxy: { url: 'http://127.0.0.1', port: proxy.port },
+    isolation: isolation({ forbidden_url: `tcp://127.0.0.1:${await closedPort()}` }),
+  });
+  try {
+    const status = await probeOnce(config, logger);
+    t.is(status.verdict, 'not-enforced');
+    t.regex(status.reason, new RegExp(`^the probe pod labelled as a data_extraction run did not reach .* but did reach the proxy at 127\\.0\\.0\\.1:${proxy.port}`));
+    t.false(status.allowsLaunches);
+    const verdictLog = lines.find((l) => l.level === 50 && /NOT confirmed/.test(String(l.msg)));
+    t.like(verdictLog, { verdict: 'not-enforced', action: 'data_extraction' });
+    t.deepEqual(probePods, ['federated_compute', 'data_extraction'], 'the compute probe first, which reached the proxy');
+    t.deepEqual(
+      lines.filter((l) => l.msg === 'Created Job').map((l) => [l.job, l.action]),
+      [
+        [`v6-node-${NODE}-isolation-probe-federated-compute`, 'federated_compute'],
+        [`v6-node-${NODE}-isolation-probe-data-extraction`, 'data_extraction'],
+      ],
+    );
+  } finally {
+    await proxy.close();
+  }
+  await waitFor('the probe Jobs removed', async () => (await nodeObjects(world, NODE)).jobs.length === 0);
+});
+
+test.serial('a vantage6 5 node whose compute probe is not enforced does not go on to the data_extraction probe', async (t) => {
+  const proxy = await listener();
+  const forbidden = await listener();
+  const probePods = recordProbePods(t);
+  const { logger, lines } = recordingLogger();
+  const config = v5Config({
+    proxy: { url: 'http://127.0.0.1', port: proxy.port },
+    isolation: isolation({ forbidden_url: `tcp://127.0.0.1:${forbidden.port}` }),
+  });
+  try {
+    const status = await probeOnce(config, logger);
+    t.is(status.verdict, 'not-enforced');
+    t.regex(status.reason, new RegExp(`^the probe pod labelled as a federated_compute run reached 127\\.0\\.0\\.1:${forbidden.port}`));
+    t.like(lines.find((l) => l.level === 50 && /NOT confirmed/.test(String(l.msg))), { action: 'federated_compute' });
+    t.deepEqual(probePods, ['federated_compute']);
+  } finally {
+    await proxy.close();
+    await forbidden.close();
+  }
+  await waitFor('the probe Job removed', async () => (await nodeObjects(world, NODE)).jobs.length === 0);
 });

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { REQUIRED_PERMISSIONS } from '../../agent/cluster/access.js';
 import { apiBaseUrl, parseConfig, protocolOf, type Config } from '../../agent/config.js';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
-import { buildProbeJob, probeTargets } from '../../agent/isolation/probe-spec.js';
+import { buildProbeJob, probeKinds, probeTargets } from '../../agent/isolation/probe-spec.js';
 import { manifestProblems, unknownFields } from './manifests.js';
 import { restrictedViolations } from './pod-security.js';
 import { CHART_DIR, helm, NAMESPACE, RELEASE, render, SCENARIOS, type K8sObject } from './render.js';
@@ -114,16 +114,18 @@ test("the agent's algorithm Jobs, built from the chart's config, are Pod Securit
   }
 });
 
-test('the isolation probe Job, built from the chart\'s config, is Pod Security "restricted" and runs the chart\'s image', async (t) => {
+test('the isolation probe Jobs (of a 4.x and of a vantage6 5 node), built from the chart\'s config, are Pod Security "restricted" and run the chart\'s image', async (t) => {
   for (const scenario of SCENARIOS) {
     const objects = await rendered(scenario);
     const { config } = chartConfig(objects);
     const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as V1Deployment;
     t.is(config.isolation.image, deployment.spec!.template.spec!.containers[0]!.image, `${label(scenario)}: the agent's own image`);
     const targets = probeTargets(config, 'https://10.43.0.1:443', 'http://10.43.0.12')!;
-    const job = buildProbeJob({ nodeId: 7, image: config.isolation.image!, targets, config });
-    t.deepEqual(restrictedViolations(job.spec!.template.spec!, { readOnlyRootFilesystem: true }), [], label(scenario));
-    t.is(job.metadata?.namespace, NAMESPACE);
+    for (const kind of [...probeKinds(4), ...probeKinds(5)]) {
+      const job = buildProbeJob({ nodeId: 7, image: config.isolation.image!, targets, kind, config });
+      t.deepEqual(restrictedViolations(job.spec!.template.spec!, { readOnlyRootFilesystem: true }), [], `${label(scenario)}, ${kind.action ?? '4.x'}`);
+      t.is(job.metadata?.namespace, NAMESPACE);
+    }
   }
   const { config } = chartConfig(await rendered('extra-egress-values.yaml'));
   t.is(config.isolation.forbidden_url, 'https://v6.example.org');

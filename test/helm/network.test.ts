@@ -4,7 +4,8 @@
 import type { V1Deployment, V1NetworkPolicy, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import test from 'ava';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
-import { parseConfig } from '../../agent/config.js';
+import { parseConfig, type Config } from '../../agent/config.js';
+import { buildProbeJob, probeKinds } from '../../agent/isolation/probe-spec.js';
 import { LabelKey } from '../../agent/kube/names.js';
 import { formatMatrix, inCidr, matchesSelector, reachability, type Endpoint, type Namespace, type Port } from './network-policy.js';
 import { NAMESPACE, RELEASE, render, type K8sObject } from './render.js';
@@ -20,10 +21,15 @@ const NAMESPACES: Namespace[] = [
   { name: 'data', labels: { 'kubernetes.io/metadata.name': 'data' } },
 ];
 
-function algorithmLabels(objects: K8sObject[], nodeId = 7): Record<string, string> {
+/** The agent's config as the chart renders it. */
+function chartConfig(objects: K8sObject[]): Config {
   const holder = objects.find((o) => o.metadata.name === `${RELEASE}-v6-node-config`)!;
   const data = (holder.kind === 'Secret' ? holder.stringData : holder.data) as Record<string, string>;
-  const { config } = parseConfig(data['config.yaml']!, { V6_API_KEY: '123e4567-e89b-42d3-a456-426614174000', V6_KUBE_NODE_NAME: 'w' });
+  return parseConfig(data['config.yaml']!, { V6_API_KEY: '123e4567-e89b-42d3-a456-426614174000', V6_KUBE_NODE_NAME: 'w' }).config;
+}
+
+function algorithmLabels(objects: K8sObject[], nodeId = 7): Record<string, string> {
+  const config = chartConfig(objects);
   const { job } = buildRunObjects({
     run: { id: 1, taskId: 1, jobId: 1, parentId: null, image: 'harbor2.vantage6.ai/demo/average', databases: [] },
     node: { id: nodeId, organizationId: 1, collaborationId: 1, name: 'n' },
@@ -82,10 +88,10 @@ function endpoints(objects: K8sObject[]): Endpoint[] {
 }
 
 /** The matrix of the chart's policies in a scenario, with `others` (policies not the chart's) besides. */
-async function matrixOf(scenario: string | undefined, set: string[] = [], others: V1NetworkPolicy[] = []) {
+async function matrixOf(scenario: string | undefined, set: string[] = [], others: V1NetworkPolicy[] = [], extraEndpoints: (objects: K8sObject[]) => Endpoint[] = () => []) {
   const objects = await render({ scenario, set });
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as V1NetworkPolicy[];
-  return reachability([...policies, ...others], endpoints(objects), NAMESPACES);
+  return reachability([...policies, ...others], [...endpoints(objects), ...extraEndpoints(objects)], NAMESPACES);
 }
 
 /** Only what is not "—": the intended matrix lists the allowed connections, everything else is denied. */
@@ -219,6 +225,22 @@ test("the node pod's own ingress refuses data_extraction and preprocessing runs:
     t.deepEqual(matrix[ofAction(action)]!.internet, ['80/TCP', '443/TCP'], `${action}: the other policy does let it out`);
   }
   t.deepEqual(matrix.algorithm!.node, ['7654/TCP']);
+});
+
+test("the isolation probe's pods, as the agent builds them, are held to the rule of the runs they stand for: a data_extraction probe reaches nothing", async (t) => {
+  const kinds = [...probeKinds(4), ...probeKinds(5)];
+  const name = (action: string | undefined) => `probe(${action ?? '4.x'})`;
+  const targets = { forbidden: { host: '10.43.0.1', port: 443 }, proxy: { host: '10.43.0.12', port: 7654 } };
+  const probes = (objects: K8sObject[]): Endpoint[] =>
+    kinds.map((kind, i) => {
+      const job = buildProbeJob({ nodeId: 7, image: 'v6-node:0.1.0', targets, kind, config: chartConfig(objects) });
+      return { name: name(kind.action), ip: `10.42.0.${30 + i}`, pod: { namespace: NAMESPACE, labels: job.spec!.template.metadata!.labels! }, ports: [tcp(8080)] };
+    });
+  const matrix = allowed(await matrixOf('extra-egress-values.yaml', [], [], probes));
+  for (const kind of kinds) {
+    const from = Object.fromEntries(Object.entries(matrix).filter(([key]) => key.startsWith(`${name(kind.action)} -> `)));
+    t.deepEqual(from, kind.proxy === 'reachable' ? { [`${name(kind.action)} -> node`]: ['7654/TCP'], [`${name(kind.action)} -> data-db`]: ['5432/TCP'] } : {}, name(kind.action));
+  }
 });
 
 test('without NetworkPolicies nothing is isolated (the evaluator sees the difference)', async (t) => {
