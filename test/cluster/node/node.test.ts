@@ -12,6 +12,7 @@ import { apply, getJson, kubectl, testNamespace, until, waitForPodPhase } from '
 import { algorithmLikePod, computeFor, measureFrom, podEndpoint, startInternet, targetKey } from './reachability.js';
 import { CHART, podOf, waitForReady, type Site } from './site.js';
 import type { Endpoint } from '../../helm/network-policy.js';
+import { LabelKey } from '../../../agent/kube/names.js';
 import { ALGORITHM_TOOLS_VERSION, algorithmImage, type AlgorithmName } from '../algorithms/algorithm-images.js';
 import { AGES, startNodeWorld, type NodeWorld } from './world.js';
 
@@ -57,21 +58,26 @@ test.serial('helm test passes for every site', async (t) => {
   }
 });
 
-test.serial('reachability from a pod labelled as an algorithm, measured with real connections, is what the policies compute', async (t) => {
+test.serial('reachability from a pod labelled as an algorithm, and from one labelled as a vantage6 5 data_extraction run, measured with real connections, is what the policies compute', async (t) => {
   const alpha = world.siteOf(world.alpha, false);
   const beta = world.siteOf(world.beta, false);
   const internet = await startInternet(process.execPath);
   t.teardown(() => internet.close());
   const labels = { 'vantage6.ai/role': 'algorithm', 'app.kubernetes.io/managed-by': 'v6-node' };
   const image = `${world.images.node.repository}@${world.images.node.digest}`;
-  await apply(alpha.namespace, algorithmLikePod('reach', image, labels));
-  t.teardown(() => kubectl(['delete', 'pod', 'reach', '-n', alpha.namespace, '--wait=false']).then(() => undefined));
-  await waitForPodPhase(alpha.namespace, 'reach', 'Running', 120_000);
+  // The algorithm pod of a 4.x run (no action), and of a 5 run whose action may reach nothing.
+  const pods = { reach: labels, 'reach-offline': { ...labels, [LabelKey.Action]: 'data_extraction' } };
+  for (const [pod, podLabels] of Object.entries(pods)) {
+    await apply(alpha.namespace, algorithmLikePod(pod, image, podLabels));
+    t.teardown(() => kubectl(['delete', 'pod', pod, '-n', alpha.namespace, '--wait=false']).then(() => undefined));
+  }
+  for (const pod of Object.keys(pods)) await waitForPodPhase(alpha.namespace, pod, 'Running', 120_000);
 
   const clusterIp = async (namespace: string, service: string) =>
     (await getJson<{ spec: { clusterIP: string } }>(namespace, 'service', service)).spec.clusterIP;
   const endpoints: Endpoint[] = [
     await podEndpoint('algorithm', alpha.namespace, 'reach'),
+    await podEndpoint('data_extraction algorithm', alpha.namespace, 'reach-offline'),
     await podEndpoint('node', alpha.namespace, await alpha.nodePod()),
     await podEndpoint('redis', alpha.namespace, await podOf(alpha.namespace, alpha.release, 'redis')),
     await podEndpoint('other organization\'s node', beta.namespace, await beta.nodePod()),
@@ -110,8 +116,9 @@ test.serial('reachability from a pod labelled as an algorithm, measured with rea
 
   const table: string[] = [];
   const found: Record<string, string[]> = {};
-  for (const [source, namespace] of [['algorithm', alpha.namespace], ['control', control]] as const) {
-    const measured = await measureFrom(namespace, 'reach', targets);
+  const sources = [['algorithm', alpha.namespace, 'reach'], ['data_extraction algorithm', alpha.namespace, 'reach-offline'], ['control', control, 'reach']] as const;
+  for (const [source, namespace, pod] of sources) {
+    const measured = await measureFrom(namespace, pod, targets);
     const computed = await computeFor(source, endpoints, targets);
     table.push(`from ${source}:`, ...targets.map((x) => `  ${`${x.what} ${targetKey(x)}`.padEnd(52)} measured ${measured[targetKey(x)] ? 'yes' : 'no '}  computed ${computed[targetKey(x)] ? 'yes' : 'no'}`));
     t.deepEqual(measured, computed, `from ${source}`);
@@ -120,6 +127,8 @@ test.serial('reachability from a pod labelled as an algorithm, measured with rea
   t.log(`\n${table.join('\n')}`);
   // What the README promises: an algorithm reaches the proxy and nothing else…
   t.deepEqual(found.algorithm, ['proxy (Service)', 'proxy (pod)']);
+  // …a data_extraction run reaches nothing at all, the proxy included…
+  t.deepEqual(found['data_extraction algorithm'], []);
   // …while a pod no policy holds reaches everything outside the sites' pods.
   t.deepEqual(found.control, ['vantage6 server', 'Kubernetes API (Service)', 'Kubernetes API (endpoint)', 'kubelet', 'registry', 'DNS (UDP)', 'DNS (TCP)', 'internet']);
 });
