@@ -165,6 +165,10 @@ test('reachability with encryption on and with existing Secrets / external Redis
   t.deepEqual(external, expected);
 });
 
+test('reachability of a vantage6 5 node (ci/hub-values.yaml): as intended', async (t) => {
+  t.deepEqual(governed(await matrixOf('hub-values.yaml')), INTENDED);
+});
+
 test('reachability with extra egress: the node reaches its HTTP proxy, algorithms one data service (not those of data_extraction or preprocessing runs), nothing more', async (t) => {
   const matrix = await matrixOf('extra-egress-values.yaml');
   t.deepEqual(governed(matrix), {
