@@ -14,7 +14,8 @@ export type AgentErrorCode =
   | 'V6_RUN_NOT_RUNNABLE'
   | 'V6_KUBE_API_ERROR'
   | 'V6_PROXY_UNRESOLVABLE'
-  | 'V6_KUBE_ACCESS_MISSING';
+  | 'V6_KUBE_ACCESS_MISSING'
+  | 'V6_DATAFRAME_UNREADABLE';
 
 export class AgentError extends Error {
   readonly code: AgentErrorCode;
@@ -84,6 +85,27 @@ export class RunNotRunnableError extends AgentError {
   constructor(status: string, message: string, cause?: unknown) {
     super('V6_RUN_NOT_RUNNABLE', message, { retryable: false, cause });
     this.status = status;
+  }
+}
+
+/**
+ * Why a run's output is not a parquet file whose columns can be reported: `empty`, `missing`,
+ * `not-parquet` (no PAR1 magic at the start), `truncated` (starts as
+ * parquet but does not end as one), `encrypted` (footer magic PARE: no keys here),
+ * `footer-unreadable` (the footer, or its ARROW:schema, cannot be decoded, or its length points
+ * outside the file), `unsupported` (a readable footer this node does not map to dtypes).
+ */
+export type DataframeUnreadableReason = 'empty' | 'missing' | 'not-parquet' | 'truncated' | 'encrypted' | 'footer-unreadable' | 'unsupported';
+
+/** A run's output file is not a readable parquet file: the node reports the run as `unexpected output`. Terminal. */
+export class DataframeUnreadableError extends AgentError {
+  readonly file: string;
+  readonly reason: DataframeUnreadableReason;
+
+  constructor(file: string, reason: DataframeUnreadableReason, detail: string, cause?: unknown) {
+    super('V6_DATAFRAME_UNREADABLE', `${file} is not a readable parquet file: ${detail}`, { retryable: false, cause });
+    this.file = file;
+    this.reason = reason;
   }
 }
 

@@ -70,11 +70,11 @@ async function checkRegular(handle: FileHandle, file: string): Promise<Stats> {
 }
 
 /**
- * The content of the regular file at `path`, at most `limit` bytes; undefined when there is no
- * such name. Throws `RunFileRefusedError` for anything else at that name and `FileTooLargeError`
- * when the file holds more than `limit` bytes (by its size, or by what a read finds).
+ * The regular file at `path`, opened for reading without following a link or blocking, with its
+ * stats; undefined when there is no such name. Throws `RunFileRefusedError` for anything else at
+ * that name. The caller closes the handle.
  */
-export async function readRegularFile(path: string, file: string, limit: number): Promise<Buffer | undefined> {
+export async function openRegularFile(path: string, file: string): Promise<{ handle: FileHandle; stats: Stats } | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(path, READ_FLAGS);
@@ -83,7 +83,23 @@ export async function readRegularFile(path: string, file: string, limit: number)
     throw refusalOf(error, file);
   }
   try {
-    const { size } = await checkRegular(handle, file);
+    return { handle, stats: await checkRegular(handle, file) };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * The content of the regular file at `path`, at most `limit` bytes; undefined when there is no
+ * such name. Throws `RunFileRefusedError` for anything else at that name and `FileTooLargeError`
+ * when the file holds more than `limit` bytes (by its size, or by what a read finds).
+ */
+export async function readRegularFile(path: string, file: string, limit: number): Promise<Buffer | undefined> {
+  const opened = await openRegularFile(path, file);
+  if (!opened) return undefined;
+  const { handle, stats: { size } } = opened;
+  try {
     if (size > limit) throw new FileTooLargeError(file, size, limit);
     // The size can change under the reader: read up to one byte past the limit to see it did.
     const chunks: Buffer[] = [];
