@@ -64,6 +64,7 @@ function nodeField(node: Node, depth: number): ArrowField {
     const annotation = logicalType(node.element)?.type;
     if (annotation === 'LIST') return listField(node, depth);
     if (annotation === 'MAP') return mapField(node, depth);
+    if (annotation === 'VARIANT') throw new UnsupportedParquetTypeError(`column '${name}' is a parquet VARIANT, which this node does not map to a dtype`);
     if (repetition(node) === 'REPEATED') {
       // A repeated group outside a LIST: a list of non-null structs.
       return field(name, { id: 'list', item: structField(node, depth) }, false);
