@@ -57,7 +57,7 @@ export function databaseUriInPod(db: DatabaseConfig): string {
 }
 
 /** A variable's value and whether it comes from the admin's configuration (kept in the run's Secret). */
-interface EnvEntry {
+export interface EnvEntry {
   readonly value: EnvValue;
   readonly configured: boolean;
 }
@@ -120,7 +120,15 @@ export interface AlgorithmEnv {
  * JSON object; the message names the variable or database.
  */
 export function algorithmEnv(input: AlgorithmEnvInput, secretName: string): AlgorithmEnv {
-  const entries = envEntries(input);
+  return containerEnv(envEntries(input), secretName);
+}
+
+/**
+ * `entries` as a container's `env` and the run Secret's data (either contract): plain values
+ * inline, configured ones by reference into the Secret `secretName`; every value encoded. Throws
+ * `AlgorithmEnvError` for a name that cannot be set.
+ */
+export function containerEnv(entries: ReadonlyMap<string, EnvEntry>, secretName: string): AlgorithmEnv {
   for (const name of entries.keys()) {
     if (!isAlgorithmEnvName(name)) {
       throw new AlgorithmEnvError(

@@ -25,6 +25,10 @@ export const AnnotationKey = {
   ParentTaskId: 'vantage6.ai/parent-task-id',
   CollaborationId: 'vantage6.ai/collaboration-id',
   NodeName: 'vantage6.ai/node-name',
+  /** vantage6 5: the session whose dataframes the run reads or writes. */
+  SessionId: 'vantage6.ai/session-id',
+  /** vantage6 5: the dataframe an extraction or preprocessing run produces. */
+  Dataframe: 'vantage6.ai/dataframe',
 } as const;
 
 export const MANAGED_BY = 'v6-node';
@@ -67,6 +71,14 @@ export function jobTmpFolderName(jobId: number): string {
   return `${TMP_ROOT_FOLDER}/job-${id('job id', jobId)}`;
 }
 
+/** The parent of the session folders on the task volume (vantage6 5). */
+export const SESSIONS_ROOT_FOLDER = 'sessions';
+
+/** A session's folder on the task volume: `sessions/session{session_id:09d}`, as vantage6 5 names it. */
+export function sessionFolderName(sessionId: number): string {
+  return `${SESSIONS_ROOT_FOLDER}/session${id('session id', sessionId).padStart(9, '0')}`;
+}
+
 /** The agent's own folder on the task volume (tokens, collected logs): no pod mounts it. */
 export const AGENT_PRIVATE_FOLDER = '.v6-node';
 
@@ -90,9 +102,9 @@ export function runLabels(nodeId: number, run: RunIds): Record<string, string> {
   };
 }
 
-/** Labels of a run's pods: the run labels plus the role NetworkPolicies select. */
-export function algorithmPodLabels(nodeId: number, run: RunIds): Record<string, string> {
-  return { ...runLabels(nodeId, run), [LabelKey.Role]: ROLE_ALGORITHM };
+/** Labels of a run's pods: the run labels plus the role (and a 5 run's action) NetworkPolicies select. */
+export function algorithmPodLabels(nodeId: number, run: RunIds, action?: string): Record<string, string> {
+  return { ...runLabels(nodeId, run), [LabelKey.Role]: ROLE_ALGORITHM, ...(action === undefined ? {} : { [LabelKey.Action]: action }) };
 }
 
 function selector(labels: Record<string, string>): string {

@@ -1,7 +1,7 @@
-// Where things are: inside an algorithm pod (the vantage6 4.x container contract) and on the
+// Where things are: inside an algorithm pod (the vantage6 4.x and 5 container contracts) and on the
 // agent's own mount of the task volume. Pure path arithmetic; the agent creates the folders.
 import { posix } from 'node:path';
-import { AGENT_PRIVATE_FOLDER, TMP_ROOT_FOLDER, jobTmpFolderName, runFolderName } from './names.js';
+import { AGENT_PRIVATE_FOLDER, SESSIONS_ROOT_FOLDER, TMP_ROOT_FOLDER, jobTmpFolderName, runFolderName, sessionFolderName } from './names.js';
 
 /** Root of the run folders inside the pod; only the run's own folder is mounted below it. */
 export const DATA_ROOT = '/mnt/data';
@@ -15,6 +15,18 @@ export const TOKEN_KEY = 'token';
 export const DATABASES_ROOT = '/mnt/databases';
 /** A writable scratch directory for images with a read-only root filesystem. */
 export const SCRATCH_MOUNT = '/tmp';
+
+/**
+ * The files of the vantage6 5 contract inside the pod, where upstream's node puts them
+ * (vantage6-node 5.0.3 `globals.py`): the input and output files, the session folder (read-only
+ * here) and its state file.
+ */
+export const TaskPaths5 = {
+  input: '/app/vantage6/task/input',
+  output: '/app/vantage6/task/output',
+  session: '/app/vantage6/task/session',
+  sessionFile: '/app/vantage6/task/session/session_state.parquet',
+} as const;
 
 /** The run's folder inside the pod: `/mnt/data/task-XXXXXXXXX`. */
 export function runDataPath(runId: number): string {
@@ -56,6 +68,16 @@ export function agentJobTmpFolder(taskVolumeMountPath: string, jobId: number): s
 /** The parent of the jobs' temporary folders, as the agent sees it. */
 export function agentTmpRoot(taskVolumeMountPath: string): string {
   return posix.join(taskVolumeMountPath, TMP_ROOT_FOLDER);
+}
+
+/** The parent of the session folders, as the agent sees it. */
+export function agentSessionsRoot(taskVolumeMountPath: string): string {
+  return posix.join(taskVolumeMountPath, SESSIONS_ROOT_FOLDER);
+}
+
+/** A session's folder as the agent sees it: the session's dataframes, `<name>.parquet`. */
+export function agentSessionFolder(taskVolumeMountPath: string, sessionId: number): string {
+  return posix.join(taskVolumeMountPath, sessionFolderName(sessionId));
 }
 
 /** The agent's own folder on the task volume. */

@@ -31,7 +31,8 @@ export interface NodePolicies {
 /** The task fields the policies look at (`task` of a run from `GET run?include=task`). */
 export interface PolicyTask {
   init_org: { id: number };
-  init_user: { id: number };
+  /** Null for a 5 task no person created: only `allowed_organizations` can admit it then. */
+  init_user: { id: number } | null;
   algorithm_store?: { id: number } | null;
 }
 
@@ -79,7 +80,7 @@ export async function isImageAllowed(policies: NodePolicies, image: string, task
   const orgs = policies.allowed_organizations ?? [];
   if ((users.length > 0 || orgs.length > 0) && !(await initiatorAllowed(users, orgs, task, deps))) {
     return deny(
-      `The task was created by user ${task.init_user.id} of organization ${task.init_org.id}, ` +
+      `The task was created by ${task.init_user === null ? 'no user' : `user ${task.init_user.id}`} of organization ${task.init_org.id}, ` +
         'and neither is in allowed_users or allowed_organizations of this node.',
     );
   }
@@ -174,7 +175,7 @@ async function initiatorAllowed(
   task: PolicyTask,
   deps: PolicyDeps,
 ): Promise<boolean> {
-  const userId = String(task.init_user.id);
+  const userId = task.init_user === null ? undefined : String(task.init_user.id);
   const orgId = String(task.init_org.id);
   if (users.some((u) => u === userId) || orgs.some((o) => o === orgId)) return true;
   for (const name of orgs) {

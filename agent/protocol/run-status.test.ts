@@ -1,7 +1,7 @@
 import test from 'ava';
 import { RunStatus, hasRunFailed, hasRunFinished, isRunStatus } from './run-status.js';
 
-test('the vantage6 4.x status strings, exactly', (t) => {
+test('the vantage6 4.x status strings, and the two a 5 node adds, exactly', (t) => {
   t.deepEqual(Object.values(RunStatus), [
     'pending',
     'initializing',
@@ -14,6 +14,8 @@ test('the vantage6 4.x status strings, exactly', (t) => {
     'killed by user',
     'not allowed',
     'unknown error',
+    'dataframe not found',
+    'unexpected output',
   ]);
 });
 
@@ -32,6 +34,8 @@ test('failed and finished as has_task_failed / has_task_finished', (t) => {
       ['killed by user', true, true],
       ['not allowed', true, true],
       ['unknown error', true, true],
+      ['dataframe not found', true, true],
+      ['unexpected output', true, true],
     ],
   );
   t.deepEqual([isRunStatus('crashed'), isRunStatus('Crashed'), hasRunFailed('something new')], [true, false, true]);

@@ -1,6 +1,7 @@
 /**
- * vantage6 4.x run statuses (`TaskStatus` in vantage6-common/vantage6/common/task_status.py,
- * spec A7), as sent in `PATCH run` and `algorithm_status_change`.
+ * vantage6 run statuses as sent in `PATCH run` and `algorithm_status_change`: 4.x's
+ * (`TaskStatus` in vantage6-common/vantage6/common/task_status.py, spec A7) and the two a 5 node
+ * reports besides (`RunStatus` in vantage6-common 5.0.3 `enum.py`; the 5.x contract §3.3).
  */
 export const RunStatus = {
   Pending: 'pending',
@@ -14,6 +15,10 @@ export const RunStatus = {
   Killed: 'killed by user',
   NotAllowed: 'not allowed',
   UnknownError: 'unknown error',
+  /** 5 only: a dataframe the run asks for is not in the node's session folder. */
+  DataframeNotFound: 'dataframe not found',
+  /** 5 only: an extraction or preprocessing run wrote something that is not a parquet table. */
+  UnexpectedOutput: 'unexpected output',
 } as const;
 
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
