@@ -27,6 +27,9 @@ import { Launcher } from './runs/launcher.js';
 import { RunMarkers } from './runs/markers.js';
 import { Reporter } from './runs/reporter.js';
 import { currentIdentity, RunFiles, runFolderAccessProblems } from './runs/run-files.js';
+import { DataframeDeletion } from './sessions/dataframe-deletion.js';
+import { readDataframeColumns } from './sessions/dataframe-columns.js';
+import { SessionFiles } from './sessions/session-files.js';
 import { RunWatcher } from './runs/run-watcher.js';
 import { TmpSweeper } from './runs/tmp-sweeper.js';
 import { VolumeQuota } from './runs/volume-quota.js';
@@ -217,6 +220,7 @@ export class NodeAgent {
             { onlyWhileConnected: true },
           ),
       };
+      const sessions = new SessionFiles(config.kubernetes.task_volume.mount_path, config.kubernetes.run.fs_group, readDataframeColumns);
       const capacity = new JobCapacity(informer, config.queue.max_active_jobs);
       const proxyAddress = new ProxyAddress(config.proxy.url);
       metrics.observe?.({ queues, capacity });
@@ -230,6 +234,7 @@ export class NodeAgent {
         markers: new RunMarkers(redis, `${config.queue.prefix}:${scope}`),
         liveTokens: new LiveTokens(redis, config.queue.prefix),
         files: new RunFiles(config.kubernetes.task_volume.mount_path, config.kubernetes.run.fs_group),
+        sessions,
         proxyAddress,
         capacity,
         cryptor,
@@ -283,6 +288,7 @@ export class NodeAgent {
       const intake = new Intake(runs, queues, logger.child({ subsystem: 'intake' }));
       closers.unshift({ name: 'run intake', close: () => intake.close() });
       const killer = new Killer(ctx);
+      const deletion = new DataframeDeletion(sessions, identity.nodeId, (event, payload) => socket.emit(event, payload), logger.child({ subsystem: 'sessions' }));
 
       let fatal: (error: unknown) => void = () => {};
       const socket: ServerSocket = new ServerSocket({
@@ -296,6 +302,7 @@ export class NodeAgent {
           },
           onNewTask: (event) => void intake.take(event.id),
           onKillContainers: (event) => void killer.handle(event),
+          onDeleteDataframe: (event) => void deletion.handle(event),
           onFatal: (error) => fatal(error),
           onStateChange: (connected) => metrics.connectionChanged?.(connected),
         },

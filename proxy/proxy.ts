@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
-import { serverUrlOf, type Config } from '../agent/config.js';
+import { protocolOf, serverUrlOf, type Config } from '../agent/config.js';
 import type { Cryptor } from '../agent/protocol/encryption.js';
 import { ProtocolError } from '../agent/protocol/errors.js';
 import { serverEndpoints } from '../agent/server/client.js';
@@ -26,7 +26,7 @@ import { decryptSpooled, spool, type SpooledAnswer } from './streamed-result.js'
 import { decryptResultLazy, decryptResultPageLazy, type UndecryptedResult } from './results.js';
 import { DEFAULT_RETRY_POLICY, type RetryClock, type RetryPolicy } from './retry.js';
 import { resolveRequest, type ResolvedRequest } from './routes.js';
-import { encryptTaskInputs, taskOrganizations } from './task-inputs.js';
+import { encryptTaskInputs, taskOrganizations, type TaskInputField } from './task-inputs.js';
 import { timedCryptor } from './timed-cryptor.js';
 import type { ProxyObserver } from '../queue/metrics/proxy-metrics.js';
 import { parseObject, ServerRefusal, Upstream, type UpstreamAnswer } from './upstream.js';
@@ -71,6 +71,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const handler = new ProxyHandler({
     serverBase: serverEndpoints(serverUrlOf(options.config), options.config.port, options.config.api_path).base,
     maxBodyBytes: options.config.proxy.max_body_bytes,
+    taskInputField: protocolOf(options.config) === 5 ? 'arguments' : 'input',
     liveTokens: options.liveTokens,
     cryptor: options.metrics?.crypto ? timedCryptor(options.cryptor, (op, s) => options.metrics?.crypto?.(op, s)) : options.cryptor,
     metrics: options.metrics ?? {},
@@ -116,6 +117,8 @@ function listen(server: Server, port: number, host: string | undefined): Promise
 interface HandlerParts {
   readonly serverBase: string;
   readonly maxBodyBytes: number;
+  /** Where a subtask's per-organization input is: `input` (4.x) or `arguments` (5). */
+  readonly taskInputField: TaskInputField;
   readonly liveTokens: Pick<LiveTokens, 'runOf'>;
   readonly cryptor: Cryptor;
   readonly metrics: ProxyObserver;
@@ -195,10 +198,15 @@ class ProxyHandler {
     const outgoing = encrypted
       ? Buffer.from(
           JSON.stringify(
-            await encryptTaskInputs(body, this.#parts.cryptor, async (id) => {
-              const organization = await this.#parts.upstream.fetchObject('GET', api(`organization/${id}`), { token, hold });
-              return typeof organization.public_key === 'string' ? organization.public_key : null;
-            }),
+            await encryptTaskInputs(
+              body,
+              this.#parts.cryptor,
+              async (id) => {
+                const organization = await this.#parts.upstream.fetchObject('GET', api(`organization/${id}`), { token, hold });
+                return typeof organization.public_key === 'string' ? organization.public_key : null;
+              },
+              this.#parts.taskInputField,
+            ),
           ),
         )
       : raw;

@@ -1,8 +1,8 @@
 /**
- * `POST /task` from an algorithm (spec A10): in an encrypted collaboration every
- * `organizations[].input` (base64 of the input, as the algorithm client sends it) is encrypted
- * for its organization's public key; otherwise the body goes to the server untouched. The lookup
- * of public keys is injected; the rest is pure.
+ * `POST /task` from an algorithm (spec A10; the 5.x contract §6): in an encrypted collaboration
+ * every `organizations[].input` (4.x) or `organizations[].arguments` (5) — base64 of the input,
+ * as the algorithm client sends it — is encrypted for its organization's public key; otherwise
+ * the body goes to the server untouched. The lookup of public keys is injected; the rest is pure.
  */
 import type { Cryptor } from '../agent/protocol/encryption.js';
 import { ProtocolError } from '../agent/protocol/errors.js';
@@ -21,14 +21,22 @@ export function taskOrganizations(body: Record<string, unknown>): unknown[] {
   return organizations;
 }
 
+/** Where a subtask's input is in each organization's entry: `input` for a 4.x server, `arguments` for a 5 hub. */
+export type TaskInputField = 'input' | 'arguments';
+
 /** `body` with each organization's input encrypted for that organization. */
-export async function encryptTaskInputs(body: Record<string, unknown>, cryptor: Cryptor, publicKeyOf: PublicKeyLookup): Promise<Record<string, unknown>> {
+export async function encryptTaskInputs(
+  body: Record<string, unknown>,
+  cryptor: Cryptor,
+  publicKeyOf: PublicKeyLookup,
+  field: TaskInputField = 'input',
+): Promise<Record<string, unknown>> {
   const organizations = taskOrganizations(body).map((entry, index) => {
-    const org = entry as { id?: unknown; input?: unknown } | null;
-    if (typeof org !== 'object' || org === null || !Number.isInteger(org.id) || typeof org.input !== 'string') {
-      throw new ProxyError('V6_PROXY_BAD_REQUEST', `organizations[${index}] must be {"id": <integer>, "input": <base64 string>}`);
+    const org = entry as Record<string, unknown> | null;
+    if (typeof org !== 'object' || org === null || !Number.isInteger(org.id) || typeof org[field] !== 'string') {
+      throw new ProxyError('V6_PROXY_BAD_REQUEST', `organizations[${index}] must be {"id": <integer>, "${field}": <base64 string>}`);
     }
-    return { entry: org as Record<string, unknown>, id: org.id as number, input: org.input, index };
+    return { entry: org, id: org.id as number, input: org[field] as string, index };
   });
   const ids = [...new Set(organizations.map((org) => org.id))];
   const keys = new Map(await Promise.all(ids.map(async (id) => [id, await publicKeyOf(id)] as const)));
@@ -37,17 +45,17 @@ export async function encryptTaskInputs(body: Record<string, unknown>, cryptor: 
     if (key === null || key === undefined || key === '') {
       throw new ProxyError('V6_PROXY_ENCRYPTION_FAILED', `Organization ${id} has no public key: its node must have started with encryption`);
     }
-    return { ...entry, input: encryptInput(cryptor, input, key, id, index) };
+    return { ...entry, [field]: encryptInput(cryptor, input, key, id, index, field) };
   });
   return { ...body, organizations: encrypted };
 }
 
-function encryptInput(cryptor: Cryptor, input: string, publicKey: string, id: number, index: number): string {
+function encryptInput(cryptor: Cryptor, input: string, publicKey: string, id: number, index: number, field: TaskInputField): string {
   let plaintext: Buffer;
   try {
     plaintext = b64decode(input);
   } catch (error) {
-    throw new ProxyError('V6_PROXY_BAD_REQUEST', `organizations[${index}].input is not base64`, error);
+    throw new ProxyError('V6_PROXY_BAD_REQUEST', `organizations[${index}].${field} is not base64`, error);
   }
   try {
     return cryptor.encryptBytesToStr(plaintext, publicKey);

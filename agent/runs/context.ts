@@ -10,6 +10,7 @@ import type { LiveTokens } from '../../queue/live-tokens.js';
 import type { RunQueues } from '../../queue/run-queues.js';
 import type { RunMarkers } from './markers.js';
 import type { RunFiles } from './run-files.js';
+import type { SessionFiles } from '../sessions/session-files.js';
 import type { ProxyAddress } from '../cluster/proxy-address.js';
 import type { JobCapacity } from './capacity.js';
 
@@ -48,6 +49,8 @@ export interface RunContext {
   /** The container tokens the proxy accepts: granted when a run's Job is created, revoked when the run ends. */
   readonly liveTokens: Pick<LiveTokens, 'grant' | 'revoke'>;
   readonly files: RunFiles;
+  /** vantage6 5: the sessions' dataframes on the task volume. */
+  readonly sessions: SessionFiles;
   /** `proxy.url` resolved to an address: what algorithms get as HOST. */
   readonly proxyAddress: Pick<ProxyAddress, 'url'>;
   readonly capacity: JobCapacity;

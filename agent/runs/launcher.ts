@@ -1,10 +1,14 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { UnrecoverableError, type Job } from 'bullmq';
+import { protocolOf } from '../config.js';
 import { AgentError, RunNotRunnableError, ServerResponseError } from '../errors.js';
 import { KubeSpecError } from '../kube/errors.js';
 import { buildRunObjects, secretOwnedBy } from '../kube/job-spec.js';
 import { runObjectName } from '../kube/names.js';
+import { Action, getsContainerToken } from '../protocol/actions.js';
 import { InvalidImageNameError } from '../protocol/errors.js';
+import { run5Of, type Run5 } from '../protocol/run-5.js';
+import { requestedDataframes } from '../protocol/session-databases.js';
 import { isImageAllowed } from '../protocol/policy.js';
 import { RunStatus } from '../protocol/run-status.js';
 import { toServerDatetime } from '../protocol/datetime.js';
@@ -112,16 +116,18 @@ export class Launcher {
   private async start(run: ServerRun, name: string, logger: RunContext['logger']): Promise<void> {
     const { ctx } = this;
     const task = run.task;
+    const protocol = protocolOf(ctx.config);
+    const v5 = protocol === 5 ? run5Of(run) : undefined;
     const decision = await isImageAllowed(ctx.config.policies, task.image, task, ctx.policyDeps);
     if (!decision.allowed) throw new RunNotRunnableError(RunStatus.NotAllowed, decision.reason);
-    const input = decodeRunInput(run, ctx.cryptor);
+    const input = decodeRunInput(run, ctx.cryptor, protocol);
+    if (v5 !== undefined) await this.ensureSession(run, v5);
 
     await ctx.runs.patchRun(run.id, { started_at: toServerDatetime(ctx.now()) });
-    const token = await this.runToken(run);
-    const objects = await this.runObjects(run, token);
-    await ctx.files.prepare(run.id, task.job_id, input);
-    await ctx.files.saveToken(run.id, token);
-    await ctx.liveTokens.grant(run.id, token);
+    const token = await this.runToken(run, v5);
+    const objects = await this.runObjects(run, token, v5);
+    await ctx.files.prepare(run.id, v5 === undefined ? task.job_id : undefined, input);
+    await this.keepToken(run.id, token);
     // Job first, then its Secret owned by it: the pod waits for the Secret's volume (the kubelet
     // retries the mount), and the Secret can never outlive the Job. A Job that exists already
     // (409: an earlier attempt got this far) is adopted, and its Secret made sure of.
@@ -137,25 +143,50 @@ export class Launcher {
     // cluster says: a PATCH from here could overtake its newer one.
   }
 
+  /**
+   * A 5 run's session folder, made if new; a run that reads dataframes the node does not have
+   * (never extracted here, or deleted) is `dataframe not found`, as upstream reports it.
+   */
+  private async ensureSession(run: ServerRun, v5: Run5): Promise<void> {
+    await this.ctx.sessions.ensure(v5.sessionId);
+    if (v5.action === Action.DataExtraction) return;
+    const missing = await this.ctx.sessions.missing(v5.sessionId, requestedDataframes(run.task.databases).flat());
+    if (missing.length > 0) {
+      throw new RunNotRunnableError(
+        RunStatus.DataframeNotFound,
+        `Session ${v5.sessionId} has no dataframe ${missing.map((df) => `'${df}'`).join(', ')} on this node: it was never extracted here, or it was deleted.`,
+      );
+    }
+  }
+
   /** Creates the Secret of a run whose Job exists (409 if it does too), with the token the run was given. */
   private async ensureSecret(run: ServerRun, job: V1Job): Promise<void> {
     const { ctx } = this;
-    const token = await this.runToken(run);
-    await ctx.files.saveToken(run.id, token);
-    await ctx.liveTokens.grant(run.id, token);
+    const v5 = protocolOf(ctx.config) === 5 ? run5Of(run) : undefined;
+    const token = await this.runToken(run, v5);
+    await this.keepToken(run.id, token);
     await ctx.markers.markLaunched(run.id);
-    await ctx.objects.createSecret(secretOwnedBy((await this.runObjects(run, token)).secret, job));
+    await ctx.objects.createSecret(secretOwnedBy((await this.runObjects(run, token, v5)).secret, job));
+  }
+
+  /** Keeps the run's token for a retried launch and lets the proxy accept it. */
+  private async keepToken(runId: number, token: string | undefined): Promise<void> {
+    if (token === undefined) return;
+    await this.ctx.files.saveToken(runId, token);
+    await this.ctx.liveTokens.grant(runId, token);
   }
 
   /**
    * The run's container token: the one an earlier attempt obtained (it may be in a Secret
-   * already, and a new grant would retire it), else a new one.
+   * already, and a new grant would retire it), else a new one. A 5 run gets one only for central
+   * compute: no other action calls the hub.
    */
-  private async runToken(run: ServerRun): Promise<string> {
+  private async runToken(run: ServerRun, v5: Run5 | undefined): Promise<string | undefined> {
+    if (v5 !== undefined && !getsContainerToken(v5.action)) return undefined;
     return (await this.ctx.files.savedToken(run.id)) ?? (await this.containerToken(run));
   }
 
-  private async runObjects(run: ServerRun, token: string): Promise<ReturnType<typeof buildRunObjects>> {
+  private async runObjects(run: ServerRun, token: string | undefined, v5: Run5 | undefined): Promise<ReturnType<typeof buildRunObjects>> {
     const { ctx } = this;
     const task = run.task;
     const proxyUrl = await ctx.proxyAddress.url();
@@ -167,6 +198,9 @@ export class Launcher {
         parentId: task.parent?.id ?? null,
         image: task.image,
         databases: task.databases,
+        ...(v5 === undefined
+          ? {}
+          : { v5: { action: v5.action, method: v5.method, sessionId: v5.sessionId, ...(v5.dataframe ? { dataframe: v5.dataframe.name } : {}) } }),
       },
       node: {
         id: ctx.identity.nodeId,

@@ -1,7 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { AgentError, ServerResponseError } from '../errors.js';
 import { ALGORITHM_CONTAINER, runObjectName } from '../kube/names.js';
+import { protocolOf } from '../config.js';
 import { toServerDatetime } from '../protocol/datetime.js';
+import { run5Of } from '../protocol/run-5.js';
+import { DataframeUnreadableError } from '../sessions/dataframe-columns.js';
 import { RunStatus } from '../protocol/run-status.js';
 import type { ReportJobData } from '../../queue/run-queues.js';
 import type { RunContext } from './context.js';
@@ -52,7 +55,11 @@ export class Reporter {
     const log = await this.collectLog(data.runId);
     let { status, reason } = data;
     let output: Buffer = Buffer.alloc(0);
-    if (status === RunStatus.Completed) {
+    // A completed run was read as a 5 run at launch already, so this cannot refuse it.
+    const v5 = status === RunStatus.Completed && protocolOf(ctx.config) === 5 ? run5Of(run) : undefined;
+    if (status === RunStatus.Completed && v5?.dataframe !== undefined) {
+      ({ status, reason } = await this.storeDataframe(data.runId, v5.sessionId, v5.dataframe, logger));
+    } else if (status === RunStatus.Completed) {
       try {
         output = await ctx.files.readOutput(data.runId, ctx.config.results.max_output_bytes);
       } catch (error) {
@@ -81,6 +88,30 @@ export class Reporter {
     logger.info({ status, reason }, 'Reported run');
     ctx.events.statusChanged({ runId: data.runId, taskId: data.taskId, parentId: run.task.parent?.id ?? null }, status);
     await this.cleanUp(data.runId);
+  }
+
+  /**
+   * A 5 extraction or preprocessing run's output, stored as the session's dataframe and its
+   * columns reported to the hub (upstream's `RunIO`); its result is empty. Output that is not a
+   * parquet table is `unexpected output`, and nothing is stored.
+   */
+  private async storeDataframe(
+    runId: number,
+    sessionId: number,
+    dataframe: { id: number; name: string },
+    logger: RunContext['logger'],
+  ): Promise<{ status: string; reason: string }> {
+    let columns;
+    try {
+      columns = await this.ctx.sessions.store(sessionId, dataframe.name, runId);
+    } catch (error) {
+      if (!(error instanceof DataframeUnreadableError || error instanceof RunFileRefusedError)) throw error;
+      logger.warn({ err: error, sessionId, dataframe: dataframe.name }, 'Refused the run\'s output as a dataframe');
+      return { status: RunStatus.UnexpectedOutput, reason: `The output is not a parquet table, so dataframe '${dataframe.name}' was not stored: ${error.message}.` };
+    }
+    await this.ctx.runs.reportColumns(dataframe.id, columns);
+    logger.info({ sessionId, dataframe: dataframe.name, columns: columns.length }, 'Stored the session dataframe');
+    return { status: RunStatus.Completed, reason: '' };
   }
 
   /** The container's log, read once from the cluster and kept on the task volume until delivered. */

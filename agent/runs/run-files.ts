@@ -61,10 +61,13 @@ export class RunFiles {
     this.own = { mode: Mode.AgentOnly, gid: agentGid };
   }
 
-  async prepare(runId: number, jobId: number, input: Uint8Array): Promise<void> {
+  /** Writes the run's input and empty output; with a `jobId` (4.x) also the job's temporary folder, which 5 has not. */
+  async prepare(runId: number, jobId: number | undefined, input: Uint8Array): Promise<void> {
     const folder = agentRunFolder(this.mountPath, runId);
-    await ensureFolder(agentTmpRoot(this.mountPath), 'the temporary folders\' parent', this.own);
-    await ensureFolder(agentJobTmpFolder(this.mountPath, jobId), "the job's temporary folder", { mode: Mode.JobTmpFolder, gid: this.fsGroup });
+    if (jobId !== undefined) {
+      await ensureFolder(agentTmpRoot(this.mountPath), 'the temporary folders\' parent', this.own);
+      await ensureFolder(agentJobTmpFolder(this.mountPath, jobId), "the job's temporary folder", { mode: Mode.JobTmpFolder, gid: this.fsGroup });
+    }
     await ensureFolder(folder, 'the run folder', { mode: Mode.RunFolder, gid: this.fsGroup });
     await writeRegularFile(join(folder, INPUT_FILE), "the run's input", input, { mode: Mode.Input, gid: this.fsGroup });
     // A retried launch may find the output of a pod that already ran: it stays.

@@ -14,14 +14,16 @@ export class RunsApi {
     private readonly nodeId: number,
   ) {}
 
-  /** This node's open runs (optionally of one task), every page. */
+  /** This node's unfinished runs of open tasks (optionally of one task), every page. */
   async openRuns(taskId?: number): Promise<ServerRun[]> {
     const runs: ServerRun[] = [];
     for (let page = 1; ; page++) {
       const answer = await this.client.request<Page<ServerRun>>('GET', 'run', {
         query: { state: 'open', node_id: this.nodeId, include: 'task', task_id: taskId, page, per_page: PAGE_SIZE },
       });
-      runs.push(...answer.data);
+      // A 5 hub's `open` is a task's state: a run of this node that finished is listed while a
+      // sibling run is not (the 5.x contract §2.3).
+      runs.push(...answer.data.filter((run) => run.finished_at === null));
       if (!answer.links?.next || answer.data.length === 0) return runs;
     }
   }
@@ -40,6 +42,11 @@ export class RunsApi {
       body: { task_id: taskId, image },
     });
     return answer.container_token;
+  }
+
+  /** `POST session/dataframe/<id>/column` (vantage6 5): the columns of the dataframe this node holds, replacing what it reported before. */
+  async reportColumns(dataframeId: number, columns: ReadonlyArray<{ name: string; dtype: string }>): Promise<void> {
+    await this.client.request('POST', `session/dataframe/${dataframeId}/column`, { body: columns });
   }
 
   async organizationPublicKey(organizationId: number): Promise<string | null> {

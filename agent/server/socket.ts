@@ -15,11 +15,19 @@ export interface KillContainersEvent {
   readonly collaboration_id?: number;
 }
 
+/** `delete_dataframe` payload (vantage6 5): a session's dataframe the researcher deleted. */
+export interface DeleteDataframeEvent {
+  readonly df_name: string;
+  readonly session_id: number;
+}
+
 export interface SocketHandlers {
   /** The server sent `sync`: the connection is authenticated. Called on every (re)connect. */
   onSync(): void;
   onNewTask(event: NewTaskEvent): void;
   onKillContainers(event: KillContainersEvent): void;
+  /** A 5 hub's `delete_dataframe`; a 4.x server never sends it. */
+  onDeleteDataframe?(event: DeleteDataframeEvent): void;
   /** The server no longer accepts this node (its API key was rejected on re-login). */
   onFatal(error: unknown): void;
   /** Connection state changes, for metrics and readiness. */
@@ -134,6 +142,10 @@ export class ServerSocket {
     socket.on('kill_containers', (event: KillContainersEvent) => {
       this.logger.info({ event }, 'received kill_containers');
       this.handlers.onKillContainers(event);
+    });
+    socket.on('delete_dataframe', (event: DeleteDataframeEvent) => {
+      this.logger.info({ sessionId: event?.session_id, dataframe: event?.df_name }, 'received delete_dataframe');
+      this.handlers.onDeleteDataframe?.(event);
     });
     socket.on('message', (message: unknown) => this.logger.debug({ message }, 'server message'));
     socket.on('expired_token', () => {
