@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { encodeEnvValue, type EnvValue } from '../../agent/protocol/env.js';
 import { startFakeProxy } from '../cluster/algorithms/fake-proxy.js';
 import { signJwt } from '../dev-server/auth/jwt.js';
-import { ensureHqVenv } from '../v6-hub/venv.js';
+import { ensureReachablePython, type ReachablePython } from './reachable-python.js';
 import { sessionImage, V6_SESSION_IMAGE } from './session-image.js';
 
 const execFileAsync = promisify(execFile);
@@ -24,12 +24,12 @@ const NODE = { id: 3, organizationId: 2, collaborationId: 1 };
 const PATIENTS_CSV = 'id,age,site\n1,30,a\n2,,b\n3,40,a\n4,50.5,b\n';
 const AGES = { sum: 120.5, count: 3 };
 
-let python: string;
+let python: ReachablePython;
 let scratch: string;
 
 test.before(async (t) => {
   t.timeout(VENV_MS, 'the vantage6 5.0.3 virtualenv was not made: see test/v6-hub/venv.ts');
-  python = await ensureHqVenv();
+  python = await ensureReachablePython();
   scratch = await mkdtemp(join(tmpdir(), 'v6-session-algorithm-'));
 });
 
@@ -110,7 +110,7 @@ async function runSession(options: RunOptions): Promise<RunResult> {
 /** A parquet file's rows, read with the virtualenv's pyarrow. */
 async function parquetRows(file: string): Promise<Record<string, unknown>[]> {
   const script = 'import json, sys, pyarrow.parquet as pq; print(json.dumps(pq.read_table(sys.argv[1]).to_pylist()))';
-  const { stdout } = await execFileAsync(python, ['-c', script, file]);
+  const { stdout } = await execFileAsync(python.python, ['-c', script, file], { env: { ...process.env, ...python.env } });
   return JSON.parse(stdout) as Record<string, unknown>[];
 }
 
@@ -130,11 +130,11 @@ async function sessionWithPatients(name: string): Promise<string> {
 const json = (output: Buffer) => JSON.parse(output.toString('utf8')) as unknown;
 
 test('the image runs the wrapper on the v6_session package', (t) => {
-  const image = sessionImage('/opt/python/bin/python');
+  const image = sessionImage({ python: '/opt/python/bin/python', env: { PYTHONPATH: '/opt/site-packages' } });
   t.is(V6_SESSION_IMAGE, 'v6-test/session:5');
   t.deepEqual(image.command, ['/opt/python/bin/python', '-c', 'from vantage6.algorithm.tools.wrap import wrap_algorithm; wrap_algorithm()']);
   t.like(image.env, { PKG_NAME: 'v6_session' });
-  t.true(image.env.PYTHONPATH!.endsWith('/test/algorithms/'));
+  t.regex(image.env.PYTHONPATH!, /\/test\/algorithms\/:\/opt\/site-packages$/);
 });
 
 test('read_csv (data_extraction) writes the CSV database as a parquet table', async (t) => {

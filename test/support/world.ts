@@ -11,6 +11,7 @@ import { parseConfig, type Config } from '../../agent/config.js';
 import { startDevServer, type DevServer } from '../dev-server/index.js';
 import type { Fixtures } from '../dev-server/state/fixtures.js';
 import { startSimCluster, type SimCluster } from '../sim-cluster/index.js';
+import type { ImageMap } from '../sim-cluster/image-map.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 /** The test algorithm image; any reference in `ALGORITHM_IMAGES` runs test/algorithms/main.mjs. */
@@ -88,6 +89,8 @@ export interface WorldOptions {
   /** The dev server's port (default a free one); not for `server`. */
   readonly serverPort?: number;
   readonly clusterPort?: number;
+  /** More simulated images, given the world's root (where their files must go to be readable by algorithms). */
+  readonly images?: (root: string) => Promise<ImageMap>;
 }
 
 /** Starts Redis, the dev server and the simulated cluster; one task volume and database per organization. */
@@ -112,7 +115,7 @@ export async function startWorld(options: WorldOptions & { server?: () => Promis
     pvcs[`${TASK_CLAIM}-org${org}`] = tasks;
     pvcs[`${DATA_CLAIM}-org${org}`] = data;
   }
-  const images = await algorithmImages(root);
+  const images = { ...(await algorithmImages(root)), ...(await options.images?.(root)) };
   const redis = options.redisUrl === undefined ? await startRedis({ appendonly: true }) : undefined;
   const redisUrl = options.redisUrl ?? redis!.url;
   const queuePrefix = options.queuePrefix ?? 'v6-node';

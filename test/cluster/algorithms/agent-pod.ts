@@ -251,7 +251,7 @@ export async function runAsAgent(options: AgentPodOptions): Promise<AgentPodResu
   const taskVolume = join(options.root, 'task-volume');
   await mkdir(taskVolume, { recursive: true });
   const files = new RunFiles(taskVolume, config.kubernetes.run.fs_group);
-  await files.prepare(run.id, run.task.job_id, decodeRunInput(run, new DummyCryptor()));
+  await files.prepare(run.id, run.task.job_id, decodeRunInput(run, new DummyCryptor(), 4));
   const claims = new Map([[TASKS_CLAIM, taskVolume]]);
   for (const db of options.databases ?? []) {
     const dir = join(options.root, `claim-${db.label}`);

@@ -1,0 +1,260 @@
+// The agent as a vantage6 5 node against the real hub (HQ 5.0.3 + Keycloak 26, hub.ts), on the
+// simulated cluster: four nodes (two organizations, a plain and an encrypted collaboration), each
+// with its proxy. A researcher with vantage6's Python client 5.0.3 (session_flow.py) opens a
+// session, extracts a dataframe at both organizations, preprocesses it and runs a central
+// average whose subtasks reach both organizations through the proxies; the algorithm is
+// test/algorithms/v6_session on vantage6-algorithm-tools 5.0.3. Then what else a 5 node must do:
+// kill, a missing dataframe, a dataframe deleted.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { access, cp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { parseConfig, type Config } from '../../agent/config.js';
+import type { NodeAgent } from '../../agent/node-agent.js';
+import { DummyCryptor, RsaCryptor } from '../../agent/protocol/encryption.js';
+import { ensureReachablePython } from '../algorithms/reachable-python.js';
+import { SESSION_PACKAGE_ROOT, sessionImage, V6_SESSION_IMAGE } from '../algorithms/session-image.js';
+import { startAgent, waitFor } from '../agent/run-helpers.js';
+import type { Fixtures } from '../dev-server/state/fixtures.js';
+import { startNodeProxy, type NodeProxy } from '../support/node-proxy.js';
+import { freePort } from '../support/ports.js';
+import { startWorld, testLogger, type V6Server, type World } from '../support/world.js';
+import { HqClient, loginPerson, type HubNode } from './fixtures.js';
+import { HUB_ADMIN } from './realm.js';
+import { clientCredentialsToken } from './keycloak-auth.js';
+import { COLD_START_MS, startRealHub, type RealHub } from './hub.js';
+
+const run = promisify(execFile);
+const flowScript = fileURLToPath(new URL('session_flow.py', import.meta.url));
+interface KeyPair {
+  private_key_pem: string;
+  public_key_str: string;
+}
+const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/crypto.json', import.meta.url), 'utf8')) as { key_pairs: KeyPair[] };
+
+type HubServer = V6Server & { hub: RealHub };
+let world: World<HubServer>;
+const agents: NodeAgent[] = [];
+const proxies: NodeProxy[] = [];
+const keyFiles = new Map<number, string>();
+let researcher: HqClient;
+
+const hub = () => world.server.hub;
+const api = () => `${hub().url}${hub().apiPath}`;
+const collaboration = (encrypted: boolean) => hub().fixtures.collaborations.find((c) => c.encrypted === encrypted)!.id;
+const nodesOf = (encrypted: boolean) => hub().fixtures.nodes.filter((n) => n.collaboration_id === collaboration(encrypted));
+
+/** The hub as a world's server: its organizations, and its nodes with their client secret as API key. */
+async function hubServer(): Promise<HubServer> {
+  const started = await startRealHub();
+  const port = Number(new URL(started.url).port);
+  const fixtures = {
+    organizations: started.fixtures.organizations,
+    nodes: started.fixtures.nodes.map((node) => ({ ...node, api_key: node.client_secret })),
+  } as unknown as Fixtures;
+  return { url: started.url, apiPath: started.apiPath, port, fixtures, hub: started, close: () => started.close() };
+}
+
+/** A 5 node's config as an admin writes it: hq_url, name, keycloak and the client secret as api_key. */
+function nodeConfig(node: HubNode, overrides: Record<string, unknown>): Config {
+  const { server_url: _url, port: _port, ...input } = world.configInput(node.id, overrides);
+  return parseConfig(
+    stringify({ ...input, hq_url: hub().url, api_path: hub().apiPath, name: node.name, keycloak: { url: hub().keycloakUrl, realm: hub().realm } }),
+    {},
+  ).config;
+}
+
+test.before(async (t) => {
+  t.timeout(COLD_START_MS, 'the real vantage6 5.0 hub did not start: see test/v6-hub/hub.ts');
+  const python = await ensureReachablePython();
+  world = await startWorld({
+    server: hubServer,
+    // The package goes into the world (readable by the algorithms' user, not below /tmp).
+    images: async (root) => {
+      await cp(join(SESSION_PACKAGE_ROOT, 'v6_session'), join(root, 'image', 'v6_session'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+      return { [V6_SESSION_IMAGE]: sessionImage(python, join(root, 'image')) };
+    },
+  });
+  for (const [index, org] of hub().fixtures.organizations.entries()) {
+    const file = join(world.root, `org${org.id}-private.pem`);
+    await writeFile(file, vectors.key_pairs[index]!.private_key_pem, { mode: 0o600 });
+    keyFiles.set(org.id, file);
+  }
+  for (const node of hub().fixtures.nodes) {
+    const encrypted = node.collaboration_id === collaboration(true);
+    const port = await freePort();
+    const config = nodeConfig(node, {
+      encryption: encrypted ? { enabled: true, private_key: keyFiles.get(node.organization_id) } : { enabled: false },
+      proxy: { url: 'http://127.0.0.1', port, listen_port: port },
+    });
+    const index = hub().fixtures.organizations.findIndex((o) => o.id === node.organization_id);
+    const cryptor = encrypted ? RsaCryptor.fromPem(vectors.key_pairs[index]!.private_key_pem) : new DummyCryptor();
+    proxies.push(await startNodeProxy(config, cryptor, testLogger(), 500));
+    agents.push(await startAgent(world, config));
+  }
+  // The service account session_flow.py logs in as: its sessions are its own (scope "own").
+  const script = hub().fixtures.users.find((u) => u.client_secret)!;
+  researcher = new HqClient(api(), (await clientCredentialsToken(hub().keycloakUrl, hub().realm, script.client_id!, script.client_secret!)).access_token);
+});
+
+test.after.always(async () => {
+  await Promise.all(agents.map((agent) => agent.close()));
+  await Promise.all(proxies.map((proxy) => proxy.close()));
+  await world?.close();
+});
+
+interface FlowRun {
+  id: number;
+  status: string;
+  log: string | null;
+  action: string;
+}
+interface Flow {
+  session: number;
+  dataframe: { id: number; name: string; after_preprocessing: { columns: { name: string; dtype: string; node?: { id: number } | null }[] } };
+  tasks: Record<string, { id: number; runs: FlowRun[] }>;
+  result: unknown[];
+}
+
+/** session_flow.py in a collaboration, as the researcher-script service account of the first organization. */
+async function sessionFlow(encrypted: boolean): Promise<Flow> {
+  const script = hub().fixtures.users.find((u) => u.client_secret)!;
+  const { stdout } = await run(hub().python, [
+    flowScript,
+    JSON.stringify({
+      hq_url: api(),
+      auth_url: hub().keycloakUrl,
+      realm: hub().realm,
+      username: script.username,
+      client_secret: script.client_secret,
+      collaboration_id: collaboration(encrypted),
+      image: V6_SESSION_IMAGE,
+      label: 'default',
+      ...(encrypted ? { private_key: keyFiles.get(script.organization_id) } : {}),
+      timeout: 90,
+    }),
+  ]).catch(async (error: Error & { stderr?: string }) => {
+    throw new Error(`the session flow failed: ${error.stderr ?? error.message}\n${(await hub().log()).slice(-3000)}`);
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Flow;
+}
+
+/** The dataframe's file on an organization's task volume (sessions/session{id:09d}/<name>.parquet). */
+function dataframeFile(organizationId: number, session: number, name: string): string {
+  const tasks = world.configInput(nodesOf(false).find((n) => n.organization_id === organizationId)!.id).kubernetes as { task_volume: { mount_path: string } };
+  return join(tasks.task_volume.mount_path, 'sessions', `session${String(session).padStart(9, '0')}`, `${name}.parquet`);
+}
+
+for (const encrypted of [false, true]) {
+  test.serial(`${encrypted ? 'encrypted' : 'plain'} collaboration: a session's extraction, preprocessing and central average with subtasks through both proxies`, async (t) => {
+    const flow = await sessionFlow(encrypted);
+    for (const [what, task] of Object.entries(flow.tasks)) {
+      t.is(task.runs.length, what === 'central' ? 1 : 2, `${what}: ${JSON.stringify(task.runs)}`);
+      for (const r of task.runs) t.is(r.status, 'completed', `${what} run ${r.id}: ${r.log ?? ''}`);
+    }
+    t.deepEqual(new Set(Object.values(flow.tasks).flatMap((task) => task.runs.map((r) => r.action))), new Set(['data_extraction', 'preprocessing', 'central_compute', 'federated_compute']));
+    // Ages 30, 40, 50 and 20, 60 (test/support/world.ts PATIENTS), in months.
+    t.deepEqual(flow.result, [{ average: 480, sum: 2400, count: 5, organizations: 2 }]);
+    // Each node reported the preprocessed dataframe's columns as pyarrow names their types.
+    const columns = flow.dataframe.after_preprocessing.columns;
+    t.deepEqual([...new Set(columns.map((c) => `${c.name}:${c.dtype}`))].sort(), ['age:int64', 'age_months:int64', 'id:int64']);
+    t.is(columns.length, 6, 'three columns from each of the two nodes');
+    for (const org of hub().fixtures.organizations) {
+      if (encrypted) continue; // the plain collaboration's volumes are the ones the world names; both share them per organization
+      await t.notThrowsAsync(access(dataframeFile(org.id, flow.session, flow.dataframe.name)), `organization ${org.id}`);
+    }
+  });
+}
+
+interface RunJson {
+  id: number;
+  status: string;
+  log: string | null;
+  finished_at: string | null;
+}
+
+const base64Json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+
+/** A plain-collaboration task by the researcher (a person), arguments readable. */
+async function task(body: Record<string, unknown>): Promise<number> {
+  const created = await researcher.request<{ id: number }>('POST', 'task', {
+    image: V6_SESSION_IMAGE,
+    collaboration_id: collaboration(false),
+    ...body,
+  });
+  return created.id;
+}
+
+async function runsOf(taskId: number): Promise<RunJson[]> {
+  return (await researcher.request<{ data: RunJson[] }>('GET', `run?task_id=${taskId}`)).data;
+}
+
+test.serial('a killed run is "killed by user"; a run on a dataframe the node does not hold is "dataframe not found"; a deleted dataframe leaves the nodes', async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha] = hub().fixtures.organizations;
+  const dataframe = [[{ dataframe_id: flow.dataframe.id, type: 'dataframe' }]];
+
+  // Killed while it sleeps.
+  const sleeping = await task({
+    name: 'sleep',
+    session_id: flow.session,
+    method: 'sleep',
+    action: 'federated_compute',
+    organizations: [{ id: alpha!.id, arguments: base64Json({ seconds: 600 }) }],
+    databases: dataframe,
+  });
+  await waitFor('the sleeping run active', async () => (await runsOf(sleeping)).every((r) => r.status === 'active'), 60_000);
+  // A researcher may not kill (the Researcher role lacks it); the hub's root user may.
+  const admin = await loginPerson(api(), hub().keycloakUrl, hub().realm, HUB_ADMIN.username, HUB_ADMIN.password);
+  await admin.request('POST', 'kill/task', { id: sleeping });
+  const killed = await waitFor('the kill', async () => {
+    const runs = await runsOf(sleeping);
+    return runs.every((r) => r.status === 'killed by user') ? runs : undefined;
+  });
+  t.is(killed.length, 1);
+  await waitFor('the killed run\'s Job gone', async () => {
+    const jobs = await world.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).BatchV1Api).listNamespacedJob({ namespace: 'vantage6-tasks' });
+    return jobs.items.every((job) => job.metadata?.annotations?.['vantage6.ai/task-id'] !== String(sleeping));
+  });
+
+  // A node that lost the dataframe (its volume restored from an older backup, say): the run is
+  // "dataframe not found", and the log says which.
+  const [, beta] = hub().fixtures.organizations;
+  await rm(dataframeFile(alpha!.id, flow.session, flow.dataframe.name));
+  const lost = await task({
+    name: 'sum of a dataframe the node lost',
+    session_id: flow.session,
+    method: 'partial_sum',
+    action: 'federated_compute',
+    organizations: [{ id: alpha!.id, arguments: base64Json({ column: 'age' }) }],
+    databases: dataframe,
+  });
+  const [notFound] = await waitFor('the run on the lost dataframe finished', async () => {
+    const runs = await runsOf(lost);
+    return runs.every((r) => r.finished_at) ? runs : undefined;
+  });
+  t.is(notFound!.status, 'dataframe not found', notFound!.log ?? '');
+  t.regex(notFound!.log ?? '', new RegExp(`Session ${flow.session} has no dataframe '${flow.dataframe.name}' on this node`));
+
+  // Deleted by the researcher: the other node removes its file (and answers dataframe_deleted);
+  // HQ then refuses tasks on it.
+  const file = dataframeFile(beta!.id, flow.session, flow.dataframe.name);
+  await access(file);
+  await researcher.request('DELETE', `session/dataframe/${flow.dataframe.id}`);
+  await waitFor('the dataframe file removed', () => access(file).then(() => false, () => true));
+  const refused = await t.throwsAsync(
+    task({
+      name: 'sum of a deleted dataframe',
+      session_id: flow.session,
+      method: 'partial_sum',
+      action: 'federated_compute',
+      organizations: [{ id: beta!.id, arguments: base64Json({ column: 'age' }) }],
+      databases: dataframe,
+    }),
+  );
+  t.regex(refused.message, /[Dd]ataframe/);
+});
