@@ -1,5 +1,5 @@
 // The base images made here, by the name a Dockerfile's FROM gives them, and the folder build that
-// makes whichever of them a Dockerfile needs: `FROM python:3.11-slim` just works.
+// makes whichever of them a Dockerfile needs: `FROM python:3.11-slim` or `python:3.13-slim` just works.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { buildDockerfileImage, type DockerfileImageOptions } from './dockerfile-image.js';
@@ -11,7 +11,8 @@ import type { BuiltImage } from './static-image.js';
 
 export const BASE_IMAGES: Record<string, () => Promise<BuiltImage>> = {
   [normalizeName('node:24-slim')]: nodeBaseImage,
-  [normalizeName('python:3.11-slim')]: pythonBaseImage,
+  [normalizeName('python:3.11-slim')]: () => pythonBaseImage('3.11'),
+  [normalizeName('python:3.13-slim')]: () => pythonBaseImage('3.13'),
 };
 
 /** Builds the image of a Dockerfile folder, making the base images its FROM lines name. */

@@ -7,15 +7,15 @@ import { nodeBaseImage } from './node-base.js';
 import { pauseImage, PAUSE_IMAGE } from './pause.js';
 import { productImage } from './product-image.js';
 import { pushArchive } from './push.js';
-import { pythonBaseImage } from './python-base.js';
+import { pythonBaseImage, type PythonMinor } from './python-base.js';
 import { staticBinaryImage, type BuiltImage } from './static-image.js';
 
 const USAGE = `usage: npm run image -- <command> [options]
   product [--name v6-node:<version>]  the product image from ./Dockerfile (also: npm run image:build)
   build   DIR --name REF [--dockerfile PATH] [--build-arg K=V]… [--target STAGE]
-                                      an image from a Dockerfile folder; FROM node:24-slim / python:3.11-slim are made here
+                                      an image from a Dockerfile folder; FROM node:24-slim / python:3.11-slim / python:3.13-slim are made here
   base-node                           node:24-slim from Debian bookworm + the project's Node 24 + npm
-  base-python                         python:3.11-slim from Debian bookworm's python3, pip, venv
+  base-python [3.11|3.13]             python:3.11-slim (bookworm's python3) or 3.13-slim (trixie's), pip, venv
   pause   [--name ${PAUSE_IMAGE}]  the static pause image for containerd's sandbox_image
   static  --binary PATH --name REF [--path /bin/x] [--user UID:GID] [-- ARGS…]
                                                        an image of one static binary; ARGS become its CMD
@@ -82,8 +82,11 @@ async function build(command: string | undefined, args: string[]): Promise<Built
     }
     case 'base-node':
       return nodeBaseImage();
-    case 'base-python':
-      return pythonBaseImage();
+    case 'base-python': {
+      const [minor = '3.11'] = args;
+      if (minor !== '3.11' && minor !== '3.13') throw new UsageError(`base-python: ${minor} is not made here (3.11 or 3.13)`);
+      return pythonBaseImage(minor satisfies PythonMinor);
+    }
     case 'push':
       return undefined;
     default:

@@ -8,6 +8,7 @@ import { normalizeName, ociArchive, type ImageConfig } from './oci-archive.js';
 import { run } from './run.js';
 import type { BuiltImage } from './static-image.js';
 
+/** The Debian release a base image is made from unless it names another. */
 export const DEBIAN_SUITE = 'bookworm';
 
 export interface DebianImageOptions {
@@ -21,16 +22,19 @@ export interface DebianImageOptions {
   /** Adds to and changes the root filesystem (runs as root on the host; `chroot` for commands inside). */
   customize: (rootfs: string) => Promise<void>;
   config: ImageConfig;
+  /** The Debian release (default DEBIAN_SUITE): trixie for what needs bookworm's successors' packages. */
+  suite?: string;
 }
 
 /** Builds (or takes from the cache) the image. */
 export async function debianImage(options: DebianImageOptions): Promise<BuiltImage> {
   const mirror = process.env.V6_IMAGES_DEBIAN_MIRROR ?? (await debianMirror());
   const name = normalizeName(options.name);
-  const key = inputKey(`${options.kind}/1`, name, DEBIAN_SUITE, mirror, options.include, options.config, ...options.inputs);
+  const suite = options.suite ?? DEBIAN_SUITE;
+  const key = inputKey(`${options.kind}/1`, name, suite, mirror, options.include, options.config, ...options.inputs);
   const { dir, hit } = await cachedDir(options.kind, key, async (scratch) => {
     const rootfs = join(scratch, 'rootfs');
-    await debootstrap(rootfs, { suite: DEBIAN_SUITE, include: options.include, mirror });
+    await debootstrap(rootfs, { suite, include: options.include, mirror });
     await options.customize(rootfs);
     await rootfsTar(rootfs, join(scratch, 'layer.tar'));
     await run('rm', ['-rf', rootfs]);
