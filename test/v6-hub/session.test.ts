@@ -6,12 +6,9 @@
 // test/algorithms/v6_session on vantage6-algorithm-tools 5.0.3. Then what else a 5 node must do:
 // kill, a missing dataframe, a dataframe deleted.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { access, cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { parseConfig, type Config } from '../../agent/config.js';
 import type { NodeAgent } from '../../agent/node-agent.js';
@@ -23,13 +20,11 @@ import type { Fixtures } from '../dev-server/state/fixtures.js';
 import { startNodeProxy, type NodeProxy } from '../support/node-proxy.js';
 import { freePort } from '../support/ports.js';
 import { startWorld, testLogger, type V6Server, type World } from '../support/world.js';
-import { HqClient, loginPerson, type HubNode } from './fixtures.js';
+import { loginPerson, type HqClient, type HubNode } from './fixtures.js';
 import { HUB_ADMIN } from './realm.js';
-import { clientCredentialsToken } from './keycloak-auth.js';
 import { COLD_START_MS, startRealHub, type RealHub } from './hub.js';
+import { base64Json, runsOf as runsAt, scriptClient, scriptUser, sessionFlow as flowAt, type Flow, type RunJson } from './session-flow.js';
 
-const run = promisify(execFile);
-const flowScript = fileURLToPath(new URL('session_flow.py', import.meta.url));
 interface KeyPair {
   private_key_pem: string;
   public_key_str: string;
@@ -97,8 +92,7 @@ test.before(async (t) => {
     agents.push(await startAgent(world, config));
   }
   // The service account session_flow.py logs in as: its sessions are its own (scope "own").
-  const script = hub().fixtures.users.find((u) => u.client_secret)!;
-  researcher = new HqClient(api(), (await clientCredentialsToken(hub().keycloakUrl, hub().realm, script.client_id!, script.client_secret!)).access_token);
+  researcher = await scriptClient(hub());
 });
 
 test.after.always(async () => {
@@ -107,40 +101,10 @@ test.after.always(async () => {
   await world?.close();
 });
 
-interface FlowRun {
-  id: number;
-  status: string;
-  log: string | null;
-  action: string;
-}
-interface Flow {
-  session: number;
-  dataframe: { id: number; name: string; after_preprocessing: { columns: { name: string; dtype: string; node?: { id: number } | null }[] } };
-  tasks: Record<string, { id: number; runs: FlowRun[] }>;
-  result: unknown[];
-}
-
 /** session_flow.py in a collaboration, as the researcher-script service account of the first organization. */
-async function sessionFlow(encrypted: boolean): Promise<Flow> {
-  const script = hub().fixtures.users.find((u) => u.client_secret)!;
-  const { stdout } = await run(hub().python, [
-    flowScript,
-    JSON.stringify({
-      hq_url: api(),
-      auth_url: hub().keycloakUrl,
-      realm: hub().realm,
-      username: script.username,
-      client_secret: script.client_secret,
-      collaboration_id: collaboration(encrypted),
-      image: V6_SESSION_IMAGE,
-      label: 'default',
-      ...(encrypted ? { private_key: keyFiles.get(script.organization_id) } : {}),
-      timeout: 90,
-    }),
-  ]).catch(async (error: Error & { stderr?: string }) => {
-    throw new Error(`the session flow failed: ${error.stderr ?? error.message}\n${(await hub().log()).slice(-3000)}`);
-  });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Flow;
+function sessionFlow(encrypted: boolean): Promise<Flow> {
+  const privateKeyFile = encrypted ? keyFiles.get(scriptUser(hub()).organization_id) : undefined;
+  return flowAt(hub(), { collaborationId: collaboration(encrypted), image: V6_SESSION_IMAGE, ...(privateKeyFile === undefined ? {} : { privateKeyFile }), timeoutSeconds: 90 });
 }
 
 /** The dataframe's file on an organization's task volume (sessions/session{id:09d}/<name>.parquet). */
@@ -170,15 +134,6 @@ for (const encrypted of [false, true]) {
   });
 }
 
-interface RunJson {
-  id: number;
-  status: string;
-  log: string | null;
-  finished_at: string | null;
-}
-
-const base64Json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
-
 /** A plain-collaboration task by the researcher (a person), arguments readable. */
 async function task(body: Record<string, unknown>): Promise<number> {
   const created = await researcher.request<{ id: number }>('POST', 'task', {
@@ -189,8 +144,8 @@ async function task(body: Record<string, unknown>): Promise<number> {
   return created.id;
 }
 
-async function runsOf(taskId: number): Promise<RunJson[]> {
-  return (await researcher.request<{ data: RunJson[] }>('GET', `run?task_id=${taskId}`)).data;
+function runsOf(taskId: number): Promise<RunJson[]> {
+  return runsAt(researcher, taskId);
 }
 
 test.serial('a killed run is "killed by user"; a run on a dataframe the node does not hold is "dataframe not found"; a deleted dataframe leaves the nodes', async (t) => {

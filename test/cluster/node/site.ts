@@ -1,6 +1,7 @@
 // One institution's node on the real cluster, installed as the README's "Installing on Kubernetes"
 // tells its admin: a namespace of its own held to Pod Security "restricted", the API key (and the
-// private key) as Secrets, a values file with the addresses found by kubectl, `helm install`.
+// private key) as Secrets, a values file with the addresses found by kubectl, `helm install`. The
+// node logs in at a vantage6 4.x server, or at a 5 hub (HQ and its Keycloak: the `hub` values).
 // What the admin would not type here is the local registry: its pull Secret and image names.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,12 +19,14 @@ export interface SiteOptions {
   /** The Helm release, e.g. `site-a`. */
   release: string;
   namespace: string;
-  /** The vantage6 node's API key. */
+  /** The vantage6 node's API key (for a 5 hub: its Keycloak client's secret). */
   apiKey: string;
   /** PEM of the organization's private key, for an encrypted collaboration. */
   privateKeyPem?: string;
-  /** The vantage6 server as pods reach it. */
+  /** The vantage6 server as pods reach it; for a 5 hub, HQ. */
   server: { ip: string; port: number; apiPath: string };
+  /** A vantage6 5 hub: the node's name there, and its Keycloak as pods reach it. */
+  hub?: { nodeName: string; keycloak: { ip: string; port: number; realm: string } };
   images: NodeImages;
   /** The Kubernetes node the site's pods and data live on (local-path volumes are node-local). */
   kubernetesNode: string;
@@ -71,12 +74,24 @@ export async function kubernetesApiEndpoint(): Promise<{ ip: string; port: numbe
 
 /** The README's step 4 values, with this cluster's addresses and the local registry's images. */
 export function readmeValues(options: SiteOptions, api: { ip: string; port: number }): Record<string, unknown> {
-  const { server, images } = options;
+  const { server, hub, images } = options;
+  // A 5 node reaches HQ and Keycloak (README step 4: networkPolicy.server covers both).
+  const reached = [server, ...(hub === undefined ? [] : [hub.keycloak])];
   return {
     apiKey: { existingSecret: 'node-credentials' },
-    server: { url: `http://${server.ip}`, port: server.port, apiPath: server.apiPath },
+    ...(hub === undefined
+      ? { server: { url: `http://${server.ip}`, port: server.port, apiPath: server.apiPath } }
+      : {
+          hub: {
+            url: `http://${server.ip}`,
+            port: server.port,
+            apiPath: server.apiPath,
+            nodeName: hub.nodeName,
+            keycloak: { url: `http://${hub.keycloak.ip}:${hub.keycloak.port}`, realm: hub.keycloak.realm },
+          },
+        }),
     networkPolicy: {
-      server: { cidrs: [`${server.ip}/32`], ports: [server.port] },
+      server: { cidrs: [...new Set(reached.map((r) => `${r.ip}/32`))], ports: reached.map((r) => r.port) },
       kubernetesApi: { cidrs: [`${api.ip}/32`], ports: [api.port] },
       // This cluster's CoreDNS runs on the node itself, not as a pod (README: networkPolicy.dns).
       dns: { cidrs: [`${REGISTRY.split(':')[0]}/32`] },

@@ -2,6 +2,7 @@
 // (the cluster bridge's address), and for each of its four nodes (two organizations, a plain and an
 // encrypted collaboration) a site installed with Helm in a namespace of its own; Alpha's sites on
 // the first Kubernetes node, Beta's on the second. A researcher of Alpha on the server's REST API.
+// installSites is the part a vantage6 5 hub's world shares (hub-world.ts).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { startRealServer, type RealServer } from '../../v6-server/server.js';
 import type { BuiltImage } from '../images/static-image.js';
 import { NODE_COUNT, NODE_IP, NODES } from '../lib/config.js';
 import { pushNodeImages, type NodeImages } from './images.js';
-import { installSite, type Site } from './site.js';
+import { installSite, type Site, type SiteOptions } from './site.js';
 
 interface KeyPair {
   private_key_pem: string;
@@ -56,18 +57,52 @@ export interface NodeWorldOptions {
   values?: (images: NodeImages) => Record<string, unknown>;
 }
 
-export async function startNodeWorld(options: NodeWorldOptions): Promise<NodeWorld> {
-  const dir = await mkdtemp(join(tmpdir(), 'v6-node-world-'));
-  const [server, images] = await Promise.all([startRealServer({ host: NODE_IP }), pushNodeImages(options.algorithms)]);
+/** A vantage6 node (of a 4.x server or a 5 hub) as its site needs it. */
+export interface SiteNode {
+  id: number;
+  name: string;
+  organizationId: number;
+  encrypted: boolean;
+  /** What goes into the Secret `node-credentials`: the API key, or a 5 node's Keycloak client secret. */
+  apiKey: string;
+}
+
+export interface Sites {
+  /** One site per vantage6 node, by node id. */
+  readonly sites: Map<number, Site>;
+  /** Organization id → its key pair (the fixtures' vectors), its private key in a file. */
+  readonly keys: Map<number, CodecKey>;
+  /** Uninstalls every site and removes the key files. */
+  close(): Promise<void>;
+}
+
+export interface SitesOptions {
+  /** The organizations' ids: the first is Alpha (first Kubernetes node, AGES[0]), the second Beta. */
+  organizations: number[];
+  nodes: SiteNode[];
+  /** The server as pods reach it; for a 5 hub, HQ. */
+  server: SiteOptions['server'];
+  /** For a 5 hub: its Keycloak as pods reach it (each site gets its node's name). */
+  keycloak?: { ip: string; port: number; realm: string };
+  images: NodeImages;
+  /** Values for every site beyond the README's. */
+  values?: Record<string, unknown>;
+}
+
+/**
+ * A site per node, installed side by side: a release per organization (site-a, site-b) in a
+ * namespace per node, Alpha's on the first Kubernetes node and Beta's on the second, each with its
+ * organization's CSV, and the organization's private key for an encrypted collaboration.
+ */
+export async function installSites(options: SitesOptions): Promise<Sites> {
+  const dir = await mkdtemp(join(tmpdir(), 'v6-node-sites-'));
   const sites = new Map<number, Site>();
   const close = async () => {
     await Promise.all([...sites.values()].map((site) => site.close()));
-    await server.close();
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const { fixtures } = server;
-    const organizations = fixtures.organizations.map((o) => o.id);
+    const { organizations } = options;
     const keys = new Map<number, CodecKey>();
     const pems = new Map<number, string>();
     for (const [index, id] of organizations.entries()) {
@@ -77,29 +112,60 @@ export async function startNodeWorld(options: NodeWorldOptions): Promise<NodeWor
       keys.set(id, { privateKeyFile, publicKey: pair.public_key_str });
       pems.set(id, pair.private_key_pem);
     }
-    const encryptedCollaboration = new Set(fixtures.collaborations.filter((c) => c.encrypted).map((c) => c.id));
     const suffix = randomBytes(2).toString('hex');
     // Settled, not all: a site that fails must not leave the others installing unseen by close().
     const installs = await Promise.allSettled(
-      fixtures.nodes.map(async (node) => {
-        const orgIndex = organizations.indexOf(node.organization_id);
-        const encrypted = encryptedCollaboration.has(node.collaboration_id);
+      options.nodes.map(async (node) => {
+        const orgIndex = organizations.indexOf(node.organizationId);
         const site = await installSite({
           release: orgIndex === 0 ? 'site-a' : 'site-b',
           namespace: `v6n-${node.name}-${suffix}`,
-          apiKey: node.api_key,
-          ...(encrypted ? { privateKeyPem: pems.get(node.organization_id)! } : {}),
-          server: { ip: NODE_IP, port: server.port, apiPath: server.apiPath },
-          images,
+          apiKey: node.apiKey,
+          ...(node.encrypted ? { privateKeyPem: pems.get(node.organizationId)! } : {}),
+          server: options.server,
+          ...(options.keycloak === undefined ? {} : { hub: { nodeName: node.name, keycloak: options.keycloak } }),
+          images: options.images,
           kubernetesNode: NODES[orgIndex % NODE_COUNT]!.name,
           csv: csvOf(AGES[orgIndex]!),
-          ...(options.values === undefined ? {} : { values: options.values(images) }),
+          ...(options.values === undefined ? {} : { values: options.values }),
         });
         sites.set(node.id, site);
       }),
     );
     const failed = installs.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
+    return { sites, keys, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export async function startNodeWorld(options: NodeWorldOptions): Promise<NodeWorld> {
+  const [server, images] = await Promise.all([startRealServer({ host: NODE_IP }), pushNodeImages(options.algorithms)]);
+  let installed: Sites | undefined;
+  const close = async () => {
+    await installed?.close();
+    await server.close();
+  };
+  try {
+    const { fixtures } = server;
+    const organizations = fixtures.organizations.map((o) => o.id);
+    const encryptedCollaboration = new Set(fixtures.collaborations.filter((c) => c.encrypted).map((c) => c.id));
+    installed = await installSites({
+      organizations,
+      nodes: fixtures.nodes.map((node) => ({
+        id: node.id,
+        name: node.name,
+        organizationId: node.organization_id,
+        encrypted: encryptedCollaboration.has(node.collaboration_id),
+        apiKey: node.api_key,
+      })),
+      server: { ip: NODE_IP, port: server.port, apiPath: server.apiPath },
+      images,
+      ...(options.values === undefined ? {} : { values: options.values(images) }),
+    });
+    const { sites, keys } = installed;
     const [alpha, beta] = organizations as [number, number];
     const user = fixtures.users.find((u) => u.organization_id === alpha)!;
     const researcher = new UserClient(`${server.url}${server.apiPath}`);

@@ -1,0 +1,86 @@
+// A researcher of the real 5.0 hub (hub.ts), as the session tests use one whatever runs the nodes
+// (agents on the simulated cluster, sites on the real one): session_flow.py with vantage6's Python
+// client 5.0.3 as the `researcher-script` service account, and that account's REST calls.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { HqClient, type HubUser } from './fixtures.js';
+import type { RealHub } from './hub.js';
+import { clientCredentialsToken } from './keycloak-auth.js';
+
+const run = promisify(execFile);
+const flowScript = fileURLToPath(new URL('session_flow.py', import.meta.url));
+
+export interface FlowRun {
+  id: number;
+  status: string;
+  log: string | null;
+  action: string;
+}
+
+/** What session_flow.py prints: the session, the dataframe after each step, the tasks with their runs, the central result. */
+export interface Flow {
+  session: number;
+  dataframe: { id: number; name: string; after_preprocessing: { columns: { name: string; dtype: string; node?: { id: number } | null }[] } };
+  tasks: Record<string, { id: number; runs: FlowRun[] }>;
+  result: unknown[];
+}
+
+export interface RunJson {
+  id: number;
+  status: string;
+  log: string | null;
+  finished_at: string | null;
+}
+
+/** The service account of the first organization: its sessions are its own (scope "own"). */
+export function scriptUser(hub: RealHub): HubUser {
+  return hub.fixtures.users.find((u) => u.client_secret)!;
+}
+
+/** An HQ client as the service account, with a fresh token (the realm's tokens live 5 minutes). */
+export async function scriptClient(hub: RealHub): Promise<HqClient> {
+  const script = scriptUser(hub);
+  const token = await clientCredentialsToken(hub.keycloakUrl, hub.realm, script.client_id!, script.client_secret!);
+  return new HqClient(`${hub.url}${hub.apiPath}`, token.access_token);
+}
+
+export interface SessionFlowOptions {
+  collaborationId: number;
+  /** The algorithm image as HQ and the nodes name it. */
+  image: string;
+  /** The service account's organization's private key, for an encrypted collaboration. */
+  privateKeyFile?: string;
+  /** How long each task may take to finish. */
+  timeoutSeconds: number;
+}
+
+/** session_flow.py in a collaboration; its failure carries the end of HQ's log. */
+export async function sessionFlow(hub: RealHub, options: SessionFlowOptions): Promise<Flow> {
+  const script = scriptUser(hub);
+  const { stdout } = await run(hub.python, [
+    flowScript,
+    JSON.stringify({
+      hq_url: `${hub.url}${hub.apiPath}`,
+      auth_url: hub.keycloakUrl,
+      realm: hub.realm,
+      username: script.username,
+      client_secret: script.client_secret,
+      collaboration_id: options.collaborationId,
+      image: options.image,
+      label: 'default',
+      ...(options.privateKeyFile === undefined ? {} : { private_key: options.privateKeyFile }),
+      timeout: options.timeoutSeconds,
+    }),
+  ]).catch(async (error: Error & { stderr?: string }) => {
+    throw new Error(`the session flow failed: ${error.stderr ?? error.message}\n${(await hub.log()).slice(-3000)}`);
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Flow;
+}
+
+/** Task arguments as HQ holds them in a plain collaboration: base64 of the JSON. */
+export const base64Json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+
+export async function runsOf(client: HqClient, taskId: number): Promise<RunJson[]> {
+  return (await client.request<{ data: RunJson[] }>('GET', `run?task_id=${taskId}`)).data;
+}
