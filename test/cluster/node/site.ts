@@ -48,6 +48,8 @@ export interface Site {
   agentLog(): Promise<string>;
   /** What the agent's /metrics serves, read from inside its container (the port is closed to others). */
   agentMetrics(): Promise<string>;
+  /** What `script` prints, run in the agent's container by the image's node (`node -e`): how a test reads the task volume. */
+  agentNode(script: string): Promise<string>;
   /** `helm uninstall` and the namespace deleted. */
   close(): Promise<void>;
 }
@@ -161,6 +163,8 @@ export async function installSite(options: SiteOptions): Promise<Site> {
   const { namespace, release } = options;
   const dir = await mkdtemp(join(tmpdir(), `v6-site-${release}-`));
   const valuesFile = join(dir, 'my-node.yaml');
+  const agentNode = async (script: string) =>
+    kubectl(['exec', '-n', namespace, await podOf(namespace, release, 'node'), '-c', 'agent', '--', 'node', '-e', script]);
   const site: Site = {
     release,
     namespace,
@@ -172,8 +176,8 @@ export async function installSite(options: SiteOptions): Promise<Site> {
       const previous = await kubectlResult(['logs', '-n', namespace, pod, '-c', 'agent', '--previous']);
       return `${previous.ok ? previous.stdout : ''}${await kubectl(['logs', '-n', namespace, pod, '-c', 'agent'])}`;
     },
-    agentMetrics: async () =>
-      kubectl(['exec', '-n', namespace, await podOf(namespace, release, 'node'), '-c', 'agent', '--', 'node', '-e', METRICS_READER]),
+    agentMetrics: () => agentNode(METRICS_READER),
+    agentNode,
     close: async () => {
       await helmRun(['uninstall', release, '-n', namespace, '--wait']).catch(() => undefined);
       await kubectlResult(['delete', 'namespace', namespace, '--wait=false']);

@@ -1,0 +1,138 @@
+// The whole node against the real vantage6 5.0 hub on the real cluster (hub-world.ts): the session
+// of test/v6-hub/session.test.ts, with vantage6's Python client 5.0.3 as the researcher and the
+// v6_session image on vantage6-algorithm-tools 5.0.3, run by sites installed with Helm.
+import { spawn } from 'node:child_process';
+import test from 'ava';
+import { loginPerson } from '../../v6-hub/fixtures.js';
+import { COLD_START_MS } from '../../v6-hub/hub.js';
+import { HUB_ADMIN } from '../../v6-hub/realm.js';
+import { base64Json, runsOf, scriptClient, scriptUser, sessionFlow, type Flow, type RunJson } from '../../v6-hub/session-flow.js';
+import { LabelKey } from '../../../agent/kube/names.js';
+import { v6SessionImage } from '../algorithms/session-algorithm-image.js';
+import { ensureKubectl } from '../lib/kubectl.js';
+import { KUBECONFIG, kubectl, until } from '../smoke/kube.js';
+import { startHubWorld, type HubWorld } from './hub-world.js';
+import type { Site } from './site.js';
+
+let world: HubWorld;
+/** Run id → the action label its pod had, for every run pod of the sites created since the start. */
+const podActions = new Map<number, string>();
+let stopWatching: (() => void) | undefined;
+
+test.before(async (t) => {
+  t.timeout(COLD_START_MS + 10 * 60_000, 'the hub world did not start');
+  world = await startHubWorld({ algorithms: { session: v6SessionImage(undefined, false) } });
+  // Run pods go once their run is reported (the agent deletes the Job): watched from the start,
+  // every one is seen with its labels.
+  const namespaces = new Set([...world.sites.values()].map((site) => site.namespace));
+  const watch = spawn(await ensureKubectl(), [
+    '--kubeconfig', KUBECONFIG, 'get', 'pods', '--all-namespaces', '--watch', '-l', LabelKey.Action,
+    '-o', `jsonpath={.metadata.namespace} {.metadata.labels.${LabelKey.RunId.replace('.', '\\.')}} {.metadata.labels.${LabelKey.Action.replace('.', '\\.')}}{"\\n"}`,
+  ]);
+  let pending = '';
+  watch.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop()!;
+    for (const [namespace, run, action] of lines.map((line) => line.split(' '))) {
+      if (namespace !== undefined && namespaces.has(namespace)) podActions.set(Number(run), action!);
+    }
+  });
+  stopWatching = () => watch.kill();
+});
+
+test.after.always(async () => {
+  stopWatching?.();
+  await world?.close();
+});
+
+/** HQ's root user, logged in afresh (the realm's tokens live 5 minutes). */
+const admin = () => loginPerson(`${world.hub.url}${world.hub.apiPath}`, world.hub.keycloakUrl, world.hub.realm, HUB_ADMIN.username, HUB_ADMIN.password);
+
+test.serial("every site's node logs in through Keycloak and is online at HQ", async (t) => {
+  const hq = await admin();
+  for (const node of world.hub.fixtures.nodes) {
+    const status = async () => (await hq.request<{ status: string }>('GET', `node/${node.id}`)).status;
+    await until(`node ${node.name} online`, async () => (await status()) === 'online', 120_000);
+    t.is(await status(), 'online', node.name);
+  }
+});
+
+const flows = new Map<boolean, Promise<Flow>>();
+/** session_flow.py in a collaboration, once: the kill below works in the plain collaboration's session. */
+function flowIn(encrypted: boolean): Promise<Flow> {
+  if (!flows.has(encrypted)) {
+    const privateKeyFile = encrypted ? world.keys.get(scriptUser(world.hub).organization_id)!.privateKeyFile : undefined;
+    // The first run of a node pulls the image (requireAlgorithmPull): minutes on a cold node.
+    flows.set(encrypted, sessionFlow(world.hub, { collaborationId: world.collaboration(encrypted), image: world.images.algorithms.session!, ...(privateKeyFile === undefined ? {} : { privateKeyFile }), timeoutSeconds: 300 }));
+  }
+  return flows.get(encrypted)!;
+}
+
+/** Where the agent mounts the task volume: the chart's default `taskVolume.mountPath`. */
+const TASK_VOLUME = '/var/lib/v6-node/tasks';
+
+/** The first and last four bytes and the size of the dataframe's file on the site's task volume (sessions/session{id:09d}/<name>.parquet). */
+async function dataframeFile(site: Site, session: number, name: string): Promise<{ head: string; tail: string; size: number }> {
+  const path = `${TASK_VOLUME}/sessions/session${String(session).padStart(9, '0')}/${name}.parquet`;
+  const read = `const b = require('fs').readFileSync(${JSON.stringify(path)}); process.stdout.write(JSON.stringify({ head: b.subarray(0, 4).toString(), tail: b.subarray(-4).toString(), size: b.length }))`;
+  return JSON.parse(await site.agentNode(read)) as { head: string; tail: string; size: number };
+}
+
+for (const encrypted of [false, true]) {
+  test.serial(`${encrypted ? 'encrypted' : 'plain'} collaboration: a session's extraction, preprocessing and central average with subtasks through both proxies`, async (t) => {
+    t.timeout(15 * 60_000);
+    const flow = await flowIn(encrypted);
+    for (const [what, task] of Object.entries(flow.tasks)) {
+      t.is(task.runs.length, what === 'central' ? 1 : 2, `${what}: ${JSON.stringify(task.runs)}`);
+      for (const r of task.runs) t.is(r.status, 'completed', `${what} run ${r.id}: ${r.log ?? ''}`);
+    }
+    t.deepEqual(new Set(Object.values(flow.tasks).flatMap((task) => task.runs.map((r) => r.action))), new Set(['data_extraction', 'preprocessing', 'central_compute', 'federated_compute']));
+    // Ages 20, 40, 60 and 30, 50 (world.ts AGES), in months: the same as the fast tier's.
+    t.deepEqual(flow.result, [{ average: 480, sum: 2400, count: 5, organizations: 2 }]);
+    const columns = flow.dataframe.after_preprocessing.columns;
+    t.deepEqual([...new Set(columns.map((c) => `${c.name}:${c.dtype}`))].sort(), ['age:int64', 'age_months:int64', 'id:int64']);
+    t.is(columns.length, 6, 'three columns from each of the two nodes');
+    // Each run's pod carried its action, which the chart's NetworkPolicies select on.
+    for (const r of Object.values(flow.tasks).flatMap((task) => task.runs)) t.is(podActions.get(r.id), r.action, `run ${r.id}`);
+    // The dataframe is a parquet file (PAR1 at both ends) on each node's task volume.
+    for (const node of world.nodesOf(encrypted)) {
+      const file = await dataframeFile(world.siteOf(node), flow.session, flow.dataframe.name);
+      t.like(file, { head: 'PAR1', tail: 'PAR1' }, node.name);
+    }
+  });
+}
+
+test.serial("kill of a running run: killed by user at HQ, and the run's Job, pod and Secret are gone", async (t) => {
+  t.timeout(10 * 60_000);
+  const flow = await flowIn(false);
+  const alpha = world.hub.fixtures.organizations[0]!;
+  const node = world.nodesOf(false).find((n) => n.organization_id === alpha.id)!;
+  const site = world.siteOf(node);
+  const researcher = await scriptClient(world.hub);
+  const { id: task } = await researcher.request<{ id: number }>('POST', 'task', {
+    name: 'sleep',
+    image: world.images.algorithms.session!,
+    collaboration_id: world.collaboration(false),
+    session_id: flow.session,
+    method: 'sleep',
+    action: 'federated_compute',
+    organizations: [{ id: alpha.id, arguments: base64Json({ seconds: 600 }) }],
+    databases: [[{ dataframe_id: flow.dataframe.id, type: 'dataframe' }]],
+  });
+  let runs: RunJson[] = [];
+  await until('the sleeping run active', async () => {
+    runs = await runsOf(researcher, task);
+    return runs.length > 0 && runs.every((r) => r.status === 'active');
+  }, 180_000);
+  const objects = () => kubectl(['get', 'jobs,pods,secrets', '-n', site.namespace, '-l', `${LabelKey.RunId}=${runs[0]!.id}`, '-o', 'name']);
+  t.not((await objects()).trim(), '', 'the run has its Job, pod and Secret');
+  // A researcher may not kill (the Researcher role lacks it); the hub's root user may.
+  await (await admin()).request('POST', 'kill/task', { id: task });
+  await until('the kill reported', async () => {
+    runs = await runsOf(researcher, task);
+    return runs.every((r) => r.status === 'killed by user');
+  }, 60_000);
+  t.deepEqual(runs.map((r) => r.status), ['killed by user']);
+  await until("the run's objects gone", async () => (await objects()).trim() === '', 60_000);
+  t.is((await objects()).trim(), '');
+});
