@@ -71,11 +71,13 @@ function flowIn(encrypted: boolean): Promise<Flow> {
 /** Where the agent mounts the task volume: the chart's default `taskVolume.mountPath`. */
 const TASK_VOLUME = '/var/lib/v6-node/tasks';
 
-/** The first and last four bytes and the size of the dataframe's file on the site's task volume (sessions/session{id:09d}/<name>.parquet). */
-async function dataframeFile(site: Site, session: number, name: string): Promise<{ head: string; tail: string; size: number }> {
-  const path = `${TASK_VOLUME}/sessions/session${String(session).padStart(9, '0')}/${name}.parquet`;
-  const read = `const b = require('fs').readFileSync(${JSON.stringify(path)}); process.stdout.write(JSON.stringify({ head: b.subarray(0, 4).toString(), tail: b.subarray(-4).toString(), size: b.length }))`;
-  return JSON.parse(await site.agentNode(read)) as { head: string; tail: string; size: number };
+/** The dataframe's file on the site's task volume, as the agent's container sees it: its first and last four bytes and size, or null when there is none. */
+async function dataframeFile(site: Site, flow: Flow): Promise<{ head: string; tail: string; size: number } | null> {
+  const path = `${TASK_VOLUME}/sessions/session${String(flow.session).padStart(9, '0')}/${flow.dataframe.name}.parquet`;
+  const read = `const fs = require('fs'); const p = ${JSON.stringify(path)};
+    const b = fs.existsSync(p) ? fs.readFileSync(p) : null;
+    process.stdout.write(JSON.stringify(b && { head: b.subarray(0, 4).toString(), tail: b.subarray(-4).toString(), size: b.length }))`;
+  return JSON.parse(await site.agentNode(read)) as { head: string; tail: string; size: number } | null;
 }
 
 for (const encrypted of [false, true]) {
@@ -96,8 +98,7 @@ for (const encrypted of [false, true]) {
     for (const r of Object.values(flow.tasks).flatMap((task) => task.runs)) t.is(podActions.get(r.id), r.action, `run ${r.id}`);
     // The dataframe is a parquet file (PAR1 at both ends) on each node's task volume.
     for (const node of world.nodesOf(encrypted)) {
-      const file = await dataframeFile(world.siteOf(node), flow.session, flow.dataframe.name);
-      t.like(file, { head: 'PAR1', tail: 'PAR1' }, node.name);
+      t.like(await dataframeFile(world.siteOf(node), flow), { head: 'PAR1', tail: 'PAR1' }, node.name);
     }
   });
 }
@@ -135,4 +136,15 @@ test.serial("kill of a running run: killed by user at HQ, and the run's Job, pod
   t.deepEqual(runs.map((r) => r.status), ['killed by user']);
   await until("the run's objects gone", async () => (await objects()).trim() === '', 60_000);
   t.is((await objects()).trim(), '');
+});
+
+test.serial("a dataframe the researcher deletes leaves both organizations' task volumes", async (t) => {
+  const flow = await flowIn(false);
+  const sites = world.nodesOf(false).map((node) => world.siteOf(node));
+  for (const site of sites) t.not(await dataframeFile(site, flow), null, site.namespace);
+  await (await scriptClient(world.hub)).request('DELETE', `session/dataframe/${flow.dataframe.id}`);
+  for (const site of sites) {
+    await until(`the dataframe gone from ${site.namespace}`, async () => (await dataframeFile(site, flow)) === null, 60_000);
+    t.is(await dataframeFile(site, flow), null, site.namespace);
+  }
 });
