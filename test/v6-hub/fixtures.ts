@@ -86,12 +86,26 @@ async function roleId(admin: HqClient, name: string): Promise<number> {
 }
 
 const ORGANIZATIONS = ['Alpha Hospital', 'Beta Clinic'];
-const COLLABORATIONS = [
+
+/** A collaboration of both organizations, each with a node in it named `<organization>-<node>` (e.g. `alpha-plain`). */
+export interface CollaborationFixture {
+  name: string;
+  encrypted: boolean;
+  node: string;
+}
+
+/** The collaborations a hub has unless asked for others: a plain and an encrypted one. */
+export const COLLABORATIONS: readonly CollaborationFixture[] = [
   { name: 'plain-collaboration', encrypted: false, node: 'plain' },
   { name: 'encrypted-collaboration', encrypted: true, node: 'encrypted' },
 ];
 
-export async function createHubFixtures(apiBase: string, keycloakUrl: string, realm: string): Promise<HubFixtures> {
+export async function createHubFixtures(
+  apiBase: string,
+  keycloakUrl: string,
+  realm: string,
+  collaborationFixtures: readonly CollaborationFixture[] = COLLABORATIONS,
+): Promise<HubFixtures> {
   const admin = await loginPerson(apiBase, keycloakUrl, realm, HUB_ADMIN.username, HUB_ADMIN.password);
 
   const organizations: HubOrganization[] = [];
@@ -102,7 +116,7 @@ export async function createHubFixtures(apiBase: string, keycloakUrl: string, re
 
   const collaborations: HubCollaboration[] = [];
   const nodes: HubNode[] = [];
-  for (const wanted of COLLABORATIONS) {
+  for (const wanted of collaborationFixtures) {
     const created = await admin.request<{ id: number }>('POST', 'collaboration', {
       name: wanted.name,
       encrypted: wanted.encrypted,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../support/ports.js';
 import { serverLogging, startVantage6Process, type Vantage6Process } from '../support/vantage6-process.js';
-import { createHubFixtures, type HubFixtures } from './fixtures.js';
+import { createHubFixtures, type CollaborationFixture, type HubFixtures } from './fixtures.js';
 import { startKeycloak, type RunningKeycloak } from './keycloak.js';
 import { BACKEND_ADMIN_CLIENT, HUB_ADMIN, REALM } from './realm.js';
 import { ensureHqVenv, HQ_VERSION } from './venv.js';
@@ -58,8 +58,15 @@ function hqConfig(dir: string, host: string, port: number): string {
   });
 }
 
+export interface RealHubOptions {
+  /** Where HQ and Keycloak listen (default loopback). */
+  host?: string;
+  /** The fixtures' collaborations (default COLLABORATIONS: a plain and an encrypted one). */
+  collaborations?: readonly CollaborationFixture[];
+}
+
 /** Starts Keycloak and HQ on free ports of `host` (loopback), with fresh databases, and makes the fixtures. */
-export async function startRealHub(options: { host?: string } = {}): Promise<RealHub> {
+export async function startRealHub(options: RealHubOptions = {}): Promise<RealHub> {
   const host = options.host ?? DEFAULT_HOST;
   const keycloakPort = await freePort();
   const keycloakUrl = `http://${host}:${keycloakPort}`;
@@ -108,7 +115,7 @@ export async function startRealHub(options: { host?: string } = {}): Promise<Rea
     keycloak = await starting;
     const url = `http://${host}:${port}`;
     await hq.answering(url, API_PATH, HQ_VERSION, STARTUP_TIMEOUT_MS);
-    const fixtures = await createHubFixtures(`${url}${API_PATH}`, keycloak.url, REALM);
+    const fixtures = await createHubFixtures(`${url}${API_PATH}`, keycloak.url, REALM, options.collaborations);
     return { url, apiPath: API_PATH, keycloakUrl: keycloak.url, realm: REALM, fixtures, python, log, close };
   } catch (error) {
     await close();

@@ -8,7 +8,7 @@
 import type { BuiltImage } from '../images/static-image.js';
 import { NODE_IP } from '../lib/config.js';
 import type { CodecKey } from '../../v6-server/codec.js';
-import type { HubNode } from '../../v6-hub/fixtures.js';
+import type { CollaborationFixture, HubNode } from '../../v6-hub/fixtures.js';
 import { startRealHub, type RealHub } from '../../v6-hub/hub.js';
 import { pushNodeImages, type NodeImages } from './images.js';
 import type { Site } from './site.js';
@@ -33,13 +33,17 @@ export interface HubWorldOptions {
   algorithms: Record<string, Promise<BuiltImage>>;
   /** Values for every site beyond the README's (given the pushed images). */
   values?: (images: NodeImages) => Record<string, unknown>;
+  /** The hub's collaborations (default the fixtures' plain and encrypted one, in that order). */
+  collaborations?: readonly CollaborationFixture[];
+  /** Which of the hub's nodes get a site (default all): the others are left to another node's software. */
+  sites?: (node: HubNode) => boolean;
 }
 
 /** Where pods reach a hub address: its IP and port. */
 const reachedAt = (url: string) => ({ ip: new URL(url).hostname, port: Number(new URL(url).port) });
 
 export async function startHubWorld(options: HubWorldOptions): Promise<HubWorld> {
-  const [hub, images] = await Promise.all([startRealHub({ host: NODE_IP }), pushNodeImages(options.algorithms)]);
+  const [hub, images] = await Promise.all([startRealHub({ host: NODE_IP, collaborations: options.collaborations }), pushNodeImages(options.algorithms)]);
   let installed: Sites | undefined;
   const close = async () => {
     await installed?.close();
@@ -50,7 +54,7 @@ export async function startHubWorld(options: HubWorldOptions): Promise<HubWorld>
     const collaboration = (encrypted: boolean) => fixtures.collaborations.find((c) => c.encrypted === encrypted)!.id;
     installed = await installSites({
       organizations: fixtures.organizations.map((o) => o.id),
-      nodes: fixtures.nodes.map((node) => ({
+      nodes: fixtures.nodes.filter(options.sites ?? (() => true)).map((node) => ({
         id: node.id,
         name: node.name,
         organizationId: node.organization_id,

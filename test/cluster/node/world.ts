@@ -28,7 +28,8 @@ export const AGES: readonly (readonly number[])[] = [
   [20, 40, 60],
   [30, 50],
 ];
-const csvOf = (ages: readonly number[]) => `id,age\n${ages.map((age, i) => `${i + 1},${age}`).join('\n')}\n`;
+/** An organization's CSV database: columns `id` and `age`. */
+export const csvOf = (ages: readonly number[]) => `id,age\n${ages.map((age, i) => `${i + 1},${age}`).join('\n')}\n`;
 
 export interface NodeWorld {
   readonly server: RealServer;
