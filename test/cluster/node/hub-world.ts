@@ -58,7 +58,7 @@ export async function startHubWorld(options: HubWorldOptions): Promise<HubWorld>
         id: node.id,
         name: node.name,
         organizationId: node.organization_id,
-        encrypted: node.collaboration_id === collaboration(true),
+        encrypted: fixtures.collaborations.some((c) => c.id === node.collaboration_id && c.encrypted),
         apiKey: node.client_secret,
       })),
       server: { ...reachedAt(hub.url), apiPath: hub.apiPath },

@@ -19,7 +19,7 @@
 //   central_compute pods only.
 //
 // upstreamNodeObjects is the pure part; installUpstreamNode writes the host files and applies.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DNS_IP, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, STATE_DIR } from '../lib/config.js';
@@ -27,6 +27,14 @@ import { kubectl, kubectlResult, until } from '../smoke/kube.js';
 
 /** The proxy's port: node_proxy_port, upstream's DEFAULT_PROXY_PORT. */
 export const PROXY_PORT = 7654;
+/**
+ * The user the node runs as: the test algorithm images' USER. Upstream's Job gives the algorithm
+ * no securityContext and the node writes the run's output file as itself with mode 0644, so an
+ * algorithm can write its output only when it runs as the node's user (vantage6's own algorithm
+ * images run as root, like upstream's node image). Root here would leave the v6_session image,
+ * which runs as 10000, unable to write its output.
+ */
+export const NODE_USER = 10000;
 /** The database label the session flow extracts from. */
 export const DATABASE_LABEL = 'default';
 const APP = 'vantage6-node';
@@ -178,6 +186,7 @@ export function upstreamNodeObjects(options: UpstreamNodeOptions): object[] {
           metadata: { labels: selector },
           spec: {
             serviceAccountName: APP,
+            securityContext: { runAsUser: NODE_USER, runAsGroup: NODE_USER },
             nodeSelector: { 'kubernetes.io/hostname': options.kubernetesNode },
             imagePullSecrets: [{ name: 'registry' }],
             containers: [
@@ -260,6 +269,7 @@ export async function installUpstreamNode(options: UpstreamNodeOptions & { csv: 
   };
   try {
     await mkdir(taskDirOf(hostDir), { recursive: true });
+    await chown(taskDirOf(hostDir), NODE_USER, NODE_USER);
     await mkdir(join(hostDir, 'data'), { recursive: true });
     await writeFile(databaseFileOf(hostDir), options.csv, { mode: 0o644 });
     await kubectl(['apply', '-f', '-'], { input: objects.map((o) => stringify(o)).join('---\n') });
