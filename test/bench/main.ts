@@ -6,6 +6,11 @@
 // V6_BENCH_IDLE_SECONDS the idle measurement (default 60). V6_BENCH_PART=task-path measures the
 // researcher's wait on the real cluster and on the simulation (V6_BENCH_PATH_RUNS, default 50;
 // `npm run cluster:up` first), with no baseline; it is not part of the default run.
+// V6_BENCH_PART=upstream-5 runs our node and upstream's vantage6-node 5.0.3 side by side on the
+// real cluster at the real 5.0 hub (V6_BENCH_UPSTREAM_RUNS runs each, default 100, one after the
+// other) and prints, for each and as ratios upstream/ours, the wall time of the runs, the
+// Kubernetes API requests, CPU seconds and peak RSS of each node's pods; no baseline, not part of
+// the default run (it takes about half an hour).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureBaseline, prepareBaseline } from './baseline.js';
@@ -14,9 +19,10 @@ import { comparison, figure, recordedFigures, saveFigures, type Figure } from '.
 import { benchIdle } from './idle.js';
 import { benchProxy } from './proxy.js';
 import { benchRealPath, benchSimulatedPath, percentile, type PathFigures } from './task-path.js';
+import { benchBesideUpstream, type NodeFigures } from './upstream-5.js';
 
 const part = process.env.V6_BENCH_PART;
-const baseline = part === 'task-path' ? undefined : await prepareBaseline(console.log);
+const baseline = part === 'task-path' || part === 'upstream-5' ? undefined : await prepareBaseline(console.log);
 let before: Figure[] | undefined;
 if (baseline) {
   const log = join(tmpdir(), `v6-bench-baseline-${Date.now()}.log`);
@@ -80,6 +86,30 @@ if (part === 'task-path') {
   ] as const) {
     const [r, s] = [pick(real), pick(simulated)];
     console.log(`  ${phase.padEnd(34)} ${seconds(percentile(r, 50)).padStart(8)} / ${seconds(percentile(r, 95)).padEnd(12)} ${seconds(percentile(s, 50)).padStart(8)} / ${seconds(percentile(s, 95)).padEnd(12)} ${(percentile(r, 50) / percentile(s, 50)).toFixed(1)}x`);
+  }
+}
+if (part === 'upstream-5') {
+  const runs = Number(process.env.V6_BENCH_UPSTREAM_RUNS ?? 100);
+  const { ours, upstream } = await benchBesideUpstream(runs);
+  console.log(`beside the upstream node: ${runs} federated_compute runs of partial_sum on Alpha's node, one after the other, the same hub (HQ 5.0.3), cluster and image`);
+  console.log(`  completed               ours ${ours.completed}/${ours.runs}, upstream ${upstream.completed}/${upstream.runs}; first result ours ${ours.result}, upstream ${upstream.result}`);
+  console.log('  figure                                   ours     upstream   upstream/ours');
+  const rows: [string, (f: NodeFigures) => number, string][] = [
+    [`wall time of ${runs} runs (HQ)`, (f) => f.wallSeconds, 's'],
+    ['Kubernetes API requests', (f) => f.apiRequests, ''],
+    ['CPU seconds, node pod', (f) => f.node.cpuSeconds, 's'],
+    ['peak RSS, node pod', (f) => f.node.peakRssMb, 'MB'],
+    ['peak cgroup charge, node pod', (f) => f.node.peakChargeMb, 'MB'],
+  ];
+  for (const [name, pick, unit] of rows) {
+    const [o, u] = [pick(ours), pick(upstream)];
+    console.log(`  ${`${name}${unit ? ` (${unit})` : ''}`.padEnd(38)} ${o.toFixed(1).padStart(8)} ${u.toFixed(1).padStart(12)} ${(u / o).toFixed(2).padStart(15)}`);
+    figure(`${name}, ours`, o, unit);
+    figure(`${name}, upstream`, u, unit);
+  }
+  if (ours.redis) console.log(`  our Redis pod apart: ${ours.redis.cpuSeconds.toFixed(1)} CPU s, peak RSS ${ours.redis.peakRssMb.toFixed(1)} MB; with it, our CPU ${(ours.node.cpuSeconds + ours.redis.cpuSeconds).toFixed(1)} s (upstream/ours ${(upstream.node.cpuSeconds / (ours.node.cpuSeconds + ours.redis.cpuSeconds)).toFixed(2)})`);
+  for (const [name, f] of [['ours', ours], ['upstream', upstream]] as const) {
+    console.log(`  API requests of ${name}: ${f.apiByVerb.map(([verb, n]) => `${verb} ${n}`).join(', ')}`);
   }
 }
 

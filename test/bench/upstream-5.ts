@@ -1,0 +1,198 @@
+// Our node beside upstream's vantage6-node 5.0.3 on the real cluster, at the same real hub
+// (test/cluster/upstream-node/beside.ts), measured in one run: on each kind of node, Alpha's node
+// gets the same runs one after the other — a session with one extraction (read_csv), then
+// `runs` federated_compute tasks of `partial_sum` on its dataframe, each created once the one
+// before has finished. One at a time because upstream's node reports only the last of the Jobs it
+// finds finished in one poll (the others' results are lost; README beside the test), so runs in
+// parallel would not all finish there; one at a time, both nodes do the same work.
+//
+// For each node: the wall time of the runs at HQ (the first run assigned → the last finished),
+// the Kubernetes API requests its service accounts made (kube-api-relay.ts), and the CPU seconds
+// and peak RSS of its pods (pod-cgroup.ts: ours is the node pod, agent and proxy, with Redis
+// apart; upstream's is one pod). Algorithm pods are not counted for either.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { v6SessionImage } from '../cluster/algorithms/session-algorithm-image.js';
+import { kubectl } from '../cluster/smoke/kube.js';
+import { podOf } from '../cluster/node/site.js';
+import { startBeside, type Beside } from '../cluster/upstream-node/beside.js';
+import { loginPerson, type HqClient, type HubNode } from '../v6-hub/fixtures.js';
+import { HUB_ADMIN } from '../v6-hub/realm.js';
+import { base64Json, runsOf, scriptClient, type RunJson } from '../v6-hub/session-flow.js';
+import { startKubeApiRelay, type RelayCounts } from './kube-api-relay.js';
+import { podCgroup, type PodCgroup } from './pod-cgroup.js';
+
+export interface PodFigures {
+  cpuSeconds: number;
+  /** The highest memory.stat total_rss sampled every SAMPLE_MS. */
+  peakRssMb: number;
+  /** memory.max_usage_in_bytes over the runs: anonymous memory and page cache. */
+  peakChargeMb: number;
+}
+
+export interface NodeFigures {
+  runs: number;
+  completed: number;
+  /** The first run's result as HQ holds it (base64 of the JSON). */
+  result: string | null;
+  wallSeconds: number;
+  apiRequests: number;
+  /** `<verb> <resource>` → requests, most first. */
+  apiByVerb: [string, number][];
+  node: PodFigures;
+  /** Ours only: its Redis pod. */
+  redis?: PodFigures;
+}
+
+const SAMPLE_MS = 250;
+const POLL_MS = 250;
+const MB = 1024 * 1024;
+
+/** The researcher-script account's HQ client, renewed before the realm's 5-minute tokens expire. */
+function researcherOf(beside: Beside): () => Promise<HqClient> {
+  let client: Promise<HqClient> | undefined;
+  let since = 0;
+  return () => {
+    if (client === undefined || Date.now() - since > 4 * 60_000) {
+      client = scriptClient(beside.world.hub);
+      since = Date.now();
+    }
+    return client;
+  };
+}
+
+async function finished(researcher: () => Promise<HqClient>, taskId: number): Promise<RunJson[]> {
+  for (;;) {
+    const runs = await runsOf(await researcher(), taskId);
+    if (runs.length > 0 && runs.every((r) => r.finished_at !== null)) return runs;
+    await sleep(POLL_MS);
+  }
+}
+
+const podUid = async (namespace: string, pod: string) => (await kubectl(['get', 'pod', pod, '-n', namespace, '-o', 'jsonpath={.metadata.uid}'])).trim();
+
+/** CPU, sampled RSS and peak charge of some pods from now until `stop()`. */
+async function watchPod(cgroup: PodCgroup): Promise<{ stop(): Promise<PodFigures> }> {
+  await cgroup.resetPeak();
+  const cpuBefore = await cgroup.cpuSeconds();
+  let peakRss = await cgroup.rssBytes();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peakRss = Math.max(peakRss, await cgroup.rssBytes());
+      await sleep(SAMPLE_MS);
+    }
+  })();
+  return {
+    stop: async () => {
+      sampling = false;
+      await sampler;
+      return { cpuSeconds: (await cgroup.cpuSeconds()) - cpuBefore, peakRssMb: peakRss / MB, peakChargeMb: (await cgroup.peakBytes()) / MB };
+    },
+  };
+}
+
+const userRequests = (counts: RelayCounts, namespace: string) => {
+  const prefix = `system:serviceaccount:${namespace}:`;
+  let total = 0;
+  const byVerb = new Map<string, number>();
+  for (const [user, verbs] of counts.byVerb) {
+    if (!user.startsWith(prefix)) continue;
+    for (const [verb, n] of verbs) {
+      byVerb.set(verb, (byVerb.get(verb) ?? 0) + n);
+      total += n;
+    }
+  }
+  return { total, byVerb };
+};
+
+interface Measured {
+  /** The namespace whose service accounts are this node's. */
+  namespace: string;
+  node: PodCgroup;
+  redis?: PodCgroup;
+}
+
+/** The session and its extraction at the node's organization, then the runs one after the other. */
+async function measure(beside: Beside, node: HubNode, measured: Measured, runs: number, relay: Awaited<ReturnType<typeof startKubeApiRelay>>): Promise<NodeFigures> {
+  const researcher = researcherOf(beside);
+  const image = beside.world.images.algorithms.session!;
+  const organizations = [{ id: node.organization_id, arguments: base64Json({}) }];
+  const hq = await researcher();
+  const session = await hq.request<{ id: number }>('POST', 'session', { name: `bench ${node.name}`, collaboration_id: node.collaboration_id, scope: 'own' });
+  const dataframe = await hq.request<{ id: number; last_session_task: { id: number } }>('POST', `session/${session.id}/dataframe`, {
+    label: 'default',
+    task: { image, method: 'read_csv', organizations },
+  });
+  const extraction = await finished(researcher, dataframe.last_session_task.id);
+  if (extraction.some((r) => r.status !== 'completed')) throw new Error(`the extraction on ${node.name} did not complete: ${JSON.stringify(extraction)}`);
+
+  const before = userRequests(relay.counts(), measured.namespace);
+  const watching = await watchPod(measured.node);
+  const redisWatching = measured.redis === undefined ? undefined : await watchPod(measured.redis);
+  const done: RunJson[] = [];
+  for (let i = 0; i < runs; i++) {
+    const task = await (await researcher()).request<{ id: number }>('POST', 'task', {
+      name: `bench ${i}`,
+      image,
+      collaboration_id: node.collaboration_id,
+      session_id: session.id,
+      method: 'partial_sum',
+      action: 'federated_compute',
+      organizations: [{ id: node.organization_id, arguments: base64Json({ column: 'age' }) }],
+      databases: [[{ dataframe_id: dataframe.id, type: 'dataframe' }]],
+    });
+    done.push(...(await finished(researcher, task.id)));
+  }
+  const figures = await watching.stop();
+  const redis = await redisWatching?.stop();
+  const after = userRequests(relay.counts(), measured.namespace);
+  const detail = await Promise.all([done[0]!, done.at(-1)!].map((r) => hq.request<{ assigned_at: string; finished_at: string; result: string | null }>('GET', `run/${r.id}`)));
+  return {
+    runs,
+    completed: done.filter((r) => r.status === 'completed').length,
+    result: detail[0]!.result,
+    wallSeconds: (Date.parse(detail[1]!.finished_at) - Date.parse(detail[0]!.assigned_at)) / 1000,
+    apiRequests: after.total - before.total,
+    apiByVerb: [...after.byVerb].map(([verb, n]): [string, number] => [verb, n - (before.byVerb.get(verb) ?? 0)]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]),
+    node: figures,
+    ...(redis === undefined ? {} : { redis }),
+  };
+}
+
+/** Installs both kinds of node against one hub, with their Kubernetes API through the relay, and measures each. */
+export async function benchBesideUpstream(runs: number): Promise<{ ours: NodeFigures; upstream: NodeFigures }> {
+  const relay = await startKubeApiRelay();
+  const apiEnv = { KUBERNETES_SERVICE_HOST: relay.host, KUBERNETES_SERVICE_PORT: String(relay.port) };
+  let beside: Beside | undefined;
+  try {
+    beside = await startBeside({
+      algorithms: { session: v6SessionImage(undefined, false) },
+      values: () => ({
+        agent: { extraEnv: Object.entries(apiEnv).map(([name, value]) => ({ name, value })) },
+        networkPolicy: { kubernetesApi: { cidrs: [`${relay.host}/32`], ports: [relay.port] } },
+      }),
+      upstreamEnv: apiEnv,
+    });
+    const { hub } = beside.world;
+    const admin = await loginPerson(`${hub.url}${hub.apiPath}`, hub.keycloakUrl, hub.realm, HUB_ADMIN.username, HUB_ADMIN.password);
+    const [ours, upstream] = [beside.nodesIn(beside.collaborations.ours)[0]!, beside.nodesIn(beside.collaborations.upstream)[0]!];
+    for (const node of [ours, upstream]) {
+      while ((await admin.request<{ status: string }>('GET', `node/${node.id}`)).status !== 'online') await sleep(1000);
+    }
+    const site = beside.world.siteOf(ours);
+    const upstreamNode = beside.upstream.get(upstream.id)!;
+    const oursFigures = await measure(beside, ours, {
+      namespace: site.namespace,
+      node: await podCgroup(await podUid(site.namespace, await site.nodePod())),
+      redis: await podCgroup(await podUid(site.namespace, await podOf(site.namespace, site.release, 'redis'))),
+    }, runs, relay);
+    const upstreamFigures = await measure(beside, upstream, {
+      namespace: upstreamNode.namespace,
+      node: await podCgroup(await podUid(upstreamNode.namespace, await upstreamNode.pod())),
+    }, runs, relay);
+    return { ours: oursFigures, upstream: upstreamFigures };
+  } finally {
+    await beside?.close();
+    await relay.close();
+  }
+}
