@@ -54,7 +54,9 @@ export function verbOf(method: string, url: string): string {
   const [resource = '', name, subresource] = scoped;
   const kind = subresource === undefined ? resource : `${resource}/${subresource}`;
   const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: name === undefined ? 'deletecollection' : 'delete' };
-  const verb = method === 'GET' ? (searchParams.get('watch') === 'true' || searchParams.get('watch') === '1' ? 'watch' : name === undefined ? 'list' : 'get') : (verbs[method] ?? method.toLowerCase());
+  // Python's client sends watch=True, client-node watch=true.
+  const watch = ['true', '1'].includes(searchParams.get('watch')?.toLowerCase() ?? '');
+  const verb = method === 'GET' ? (watch ? 'watch' : name === undefined ? 'list' : 'get') : (verbs[method] ?? method.toLowerCase());
   return `${verb} ${kind}`;
 }
 

@@ -35,6 +35,9 @@ export interface NodeFigures {
   /** The first run's result as HQ holds it (base64 of the JSON). */
   result: string | null;
   wallSeconds: number;
+  /** Medians over the runs, at HQ: assigned → started_at, assigned → finished_at. */
+  runToStartedSeconds: number;
+  runToFinishedSeconds: number;
   apiRequests: number;
   /** `<verb> <resource>` → requests, most first. */
   apiByVerb: [string, number][];
@@ -130,6 +133,7 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
   const watching = await watchPod(measured.node);
   const redisWatching = measured.redis === undefined ? undefined : await watchPod(measured.redis);
   const done: RunJson[] = [];
+  let firstTask: number | undefined;
   for (let i = 0; i < runs; i++) {
     const task = await (await researcher()).request<{ id: number }>('POST', 'task', {
       name: `bench ${i}`,
@@ -141,17 +145,25 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
       organizations: [{ id: node.organization_id, arguments: base64Json({ column: 'age' }) }],
       databases: [[{ dataframe_id: dataframe.id, type: 'dataframe' }]],
     });
+    firstTask ??= task.id;
     done.push(...(await finished(researcher, task.id)));
   }
   const figures = await watching.stop();
   const redis = await redisWatching?.stop();
   const after = userRequests(relay.counts(), measured.namespace);
-  const detail = await Promise.all([done[0]!, done.at(-1)!].map((r) => hq.request<{ assigned_at: string; finished_at: string; result: string | null }>('GET', `run/${r.id}`)));
+  const client = await researcher();
+  const detail = [];
+  for (const r of done) detail.push(await client.request<{ assigned_at: string; started_at: string; finished_at: string }>('GET', `run/${r.id}`));
+  const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const [first] = (await client.request<{ data: { result: string | null }[] }>('GET', `result?task_id=${firstTask}`)).data;
   return {
     runs,
     completed: done.filter((r) => r.status === 'completed').length,
-    result: detail[0]!.result,
-    wallSeconds: (Date.parse(detail[1]!.finished_at) - Date.parse(detail[0]!.assigned_at)) / 1000,
+    result: first?.result ?? null,
+    wallSeconds: seconds(detail[0]!.assigned_at, detail.at(-1)!.finished_at),
+    runToStartedSeconds: median(detail.map((d) => seconds(d.assigned_at, d.started_at))),
+    runToFinishedSeconds: median(detail.map((d) => seconds(d.assigned_at, d.finished_at))),
     apiRequests: after.total - before.total,
     apiByVerb: [...after.byVerb].map(([verb, n]): [string, number] => [verb, n - (before.byVerb.get(verb) ?? 0)]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]),
     node: figures,
