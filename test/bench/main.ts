@@ -96,8 +96,8 @@ if (part === 'upstream-5') {
   console.log('  figure                                   ours     upstream   upstream/ours');
   const rows: [string, (f: NodeFigures) => number, string][] = [
     [`wall time of ${runs} runs (HQ)`, (f) => f.wallSeconds, 's'],
-    ['median run, assigned to started', (f) => f.runToStartedSeconds, 's'],
-    ['median run, assigned to finished', (f) => f.runToFinishedSeconds, 's'],
+    ['median run, created to started', (f) => f.runToStartedSeconds, 's'],
+    ['median run, created to finished', (f) => f.runToFinishedSeconds, 's'],
     ['Kubernetes API requests', (f) => f.apiRequests, ''],
     ['CPU seconds, node pod', (f) => f.node.cpuSeconds, 's'],
     ['peak RSS, node pod', (f) => f.node.peakRssMb, 'MB'],

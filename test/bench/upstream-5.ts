@@ -6,7 +6,7 @@
 // finds finished in one poll (the others' results are lost; README beside the test), so runs in
 // parallel would not all finish there; one at a time, both nodes do the same work.
 //
-// For each node: the wall time of the runs at HQ (the first run assigned → the last finished),
+// For each node: the wall time of the runs (the first task created → the last run's finished_at at HQ),
 // the Kubernetes API requests its service accounts made (kube-api-relay.ts), and the CPU seconds
 // and peak RSS of its pods (pod-cgroup.ts: ours is the node pod, agent and proxy, with Redis
 // apart; upstream's is one pod). Algorithm pods are not counted for either.
@@ -35,7 +35,7 @@ export interface NodeFigures {
   /** The first run's result as HQ holds it (base64 of the JSON). */
   result: string | null;
   wallSeconds: number;
-  /** Medians over the runs, at HQ: assigned → started_at, assigned → finished_at. */
+  /** Medians over the runs: task created → the run's started_at, → its finished_at (at HQ). */
   runToStartedSeconds: number;
   runToFinishedSeconds: number;
   apiRequests: number;
@@ -133,8 +133,11 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
   const watching = await watchPod(measured.node);
   const redisWatching = measured.redis === undefined ? undefined : await watchPod(measured.redis);
   const done: RunJson[] = [];
+  /** When each task was created, by this process's clock: HQ 5.0.3's task created_at and run assigned_at are its own start time (their column default is evaluated once, at import). */
+  const createdAt: number[] = [];
   let firstTask: number | undefined;
   for (let i = 0; i < runs; i++) {
+    createdAt.push(Date.now());
     const task = await (await researcher()).request<{ id: number }>('POST', 'task', {
       name: `bench ${i}`,
       image,
@@ -153,17 +156,19 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
   const after = userRequests(relay.counts(), measured.namespace);
   const client = await researcher();
   const detail = [];
-  for (const r of done) detail.push(await client.request<{ assigned_at: string; started_at: string; finished_at: string }>('GET', `run/${r.id}`));
-  const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+  for (const r of done) detail.push(await client.request<{ started_at: string; finished_at: string }>('GET', `run/${r.id}`));
+  // The nodes stamp started_at and finished_at in UTC, by the same host's clock as this process; HQ answers them without a zone.
+  const at = (stamp: string) => Date.parse(/(Z|[+-]\d\d:\d\d)$/.test(stamp) ? stamp : `${stamp}Z`);
+  const seconds = (from: number, to: string) => (at(to) - from) / 1000;
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const [first] = (await client.request<{ data: { result: string | null }[] }>('GET', `result?task_id=${firstTask}`)).data;
   return {
     runs,
     completed: done.filter((r) => r.status === 'completed').length,
     result: first?.result ?? null,
-    wallSeconds: seconds(detail[0]!.assigned_at, detail.at(-1)!.finished_at),
-    runToStartedSeconds: median(detail.map((d) => seconds(d.assigned_at, d.started_at))),
-    runToFinishedSeconds: median(detail.map((d) => seconds(d.assigned_at, d.finished_at))),
+    wallSeconds: seconds(createdAt[0]!, detail.at(-1)!.finished_at),
+    runToStartedSeconds: median(detail.map((d, i) => seconds(createdAt[i]!, d.started_at))),
+    runToFinishedSeconds: median(detail.map((d, i) => seconds(createdAt[i]!, d.finished_at))),
     apiRequests: after.total - before.total,
     apiByVerb: [...after.byVerb].map(([verb, n]): [string, number] => [verb, n - (before.byVerb.get(verb) ?? 0)]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]),
     node: figures,
