@@ -3,8 +3,8 @@
 // gets the same runs one after the other — a session with one extraction (read_csv), then
 // `runs` federated_compute tasks of `partial_sum` on its dataframe, each created once the one
 // before has finished. One at a time because upstream's node reports only the last of the Jobs it
-// finds finished in one poll (the others' results are lost; README beside the test), so runs in
-// parallel would not all finish there; one at a time, both nodes do the same work.
+// finds finished in one poll (the others' results would be lost; README beside the test), so runs
+// in parallel could leave its figures to that race; one at a time, both nodes do the same work.
 //
 // For each node: the wall time of the runs (the first task created → the last run's finished_at at HQ),
 // the Kubernetes API requests its service accounts made (kube-api-relay.ts), and the CPU seconds
