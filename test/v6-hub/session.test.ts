@@ -4,7 +4,8 @@
 // session, extracts a dataframe at both organizations, preprocesses it and runs a central
 // average whose subtasks reach both organizations through the proxies; the algorithm is
 // test/algorithms/v6_session on vantage6-algorithm-tools 5.0.3. Then what else a 5 node must do:
-// kill, a missing dataframe, a dataframe deleted.
+// kill, a missing dataframe, a dataframe deleted, HQ restarting while a run finishes, and the
+// nodes' Keycloak tokens living 10 s (set before the nodes start, so every test runs on them).
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { freePort } from '../support/ports.js';
 import { startWorld, testLogger, type V6Server, type World } from '../support/world.js';
 import { HqClient, loginPerson, type HubNode } from './fixtures.js';
 import { HUB_ADMIN } from './realm.js';
+import { KeycloakAdmin } from './keycloak-admin.js';
 import { clientCredentialsToken } from './keycloak-auth.js';
 import { COLD_START_MS, startRealHub, type RealHub } from './hub.js';
 
@@ -42,6 +44,9 @@ const agents: NodeAgent[] = [];
 const proxies: NodeProxy[] = [];
 const keyFiles = new Map<number, string>();
 let researcher: HqClient;
+let keycloakAdmin: KeycloakAdmin;
+/** The nodes' access-token lifetime: far below a session's length, so tokens expire during runs. */
+const NODE_TOKEN_SECONDS = 10;
 
 const hub = () => world.server.hub;
 const api = () => `${hub().url}${hub().apiPath}`;
@@ -84,6 +89,11 @@ test.before(async (t) => {
     await writeFile(file, vectors.key_pairs[index]!.private_key_pem, { mode: 0o600 });
     keyFiles.set(org.id, file);
   }
+  // Short-lived tokens for the nodes (an institution's Keycloak admin may set any lifetime), and
+  // Keycloak recording each client-credentials grant, so a test can see the nodes renew.
+  keycloakAdmin = new KeycloakAdmin(hub().keycloakUrl, hub().realm);
+  await keycloakAdmin.recordEvents(['CLIENT_LOGIN']);
+  for (const node of hub().fixtures.nodes) await keycloakAdmin.setAccessTokenLifespan(node.client_id, NODE_TOKEN_SECONDS);
   for (const node of hub().fixtures.nodes) {
     const encrypted = node.collaboration_id === collaboration(true);
     const port = await freePort();
@@ -193,20 +203,39 @@ async function runsOf(taskId: number): Promise<RunJson[]> {
   return (await researcher.request<{ data: RunJson[] }>('GET', `run?task_id=${taskId}`)).data;
 }
 
+/** The task's runs once every one has finished. */
+function finishedRuns(taskId: number, timeoutMs?: number): Promise<RunJson[]> {
+  return waitFor(`task ${taskId}'s runs finished`, async () => {
+    const runs = await runsOf(taskId);
+    return runs.every((r) => r.finished_at) ? runs : undefined;
+  }, timeoutMs);
+}
+
+/** A plain collaboration's results (base64 of the JSON the algorithm returned). */
+async function resultsOf(taskId: number): Promise<unknown[]> {
+  const { data } = await researcher.request<{ data: { result: string | null }[] }>('GET', `result?task_id=${taskId}`);
+  return data.map((r) => (r.result ? JSON.parse(Buffer.from(r.result, 'base64').toString('utf8')) : null));
+}
+
+/** A `sleep` run at one organization on the session's dataframe. */
+function sleepTask(flow: Flow, organizationId: number, seconds: number): Promise<number> {
+  return task({
+    name: `sleep ${seconds} s`,
+    session_id: flow.session,
+    method: 'sleep',
+    action: 'federated_compute',
+    organizations: [{ id: organizationId, arguments: base64Json({ seconds }) }],
+    databases: [[{ dataframe_id: flow.dataframe.id, type: 'dataframe' }]],
+  });
+}
+
 test.serial('a killed run is "killed by user"; a run on a dataframe the node does not hold is "dataframe not found"; a deleted dataframe leaves the nodes', async (t) => {
   const flow = await sessionFlow(false);
   const [alpha] = hub().fixtures.organizations;
   const dataframe = [[{ dataframe_id: flow.dataframe.id, type: 'dataframe' }]];
 
   // Killed while it sleeps.
-  const sleeping = await task({
-    name: 'sleep',
-    session_id: flow.session,
-    method: 'sleep',
-    action: 'federated_compute',
-    organizations: [{ id: alpha!.id, arguments: base64Json({ seconds: 600 }) }],
-    databases: dataframe,
-  });
+  const sleeping = await sleepTask(flow, alpha!.id, 600);
   await waitFor('the sleeping run active', async () => (await runsOf(sleeping)).every((r) => r.status === 'active'), 60_000);
   // A researcher may not kill (the Researcher role lacks it); the hub's root user may.
   const admin = await loginPerson(api(), hub().keycloakUrl, hub().realm, HUB_ADMIN.username, HUB_ADMIN.password);
@@ -233,10 +262,7 @@ test.serial('a killed run is "killed by user"; a run on a dataframe the node doe
     organizations: [{ id: alpha!.id, arguments: base64Json({ column: 'age' }) }],
     databases: dataframe,
   });
-  const [notFound] = await waitFor('the run on the lost dataframe finished', async () => {
-    const runs = await runsOf(lost);
-    return runs.every((r) => r.finished_at) ? runs : undefined;
-  });
+  const [notFound] = await finishedRuns(lost);
   t.is(notFound!.status, 'dataframe not found', notFound!.log ?? '');
   t.regex(notFound!.log ?? '', new RegExp(`Session ${flow.session} has no dataframe '${flow.dataframe.name}' on this node`));
 
@@ -257,4 +283,54 @@ test.serial('a killed run is "killed by user"; a run on a dataframe the node doe
     }),
   );
   t.regex(refused.message, /[Dd]ataframe/);
+});
+
+/** The Jobs of a task in the simulated cluster's task namespace. */
+async function jobsOf(taskId: number) {
+  const { BatchV1Api } = await import('@kubernetes/client-node');
+  const jobs = await world.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'vantage6-tasks' });
+  return jobs.items.filter((job) => job.metadata?.annotations?.['vantage6.ai/task-id'] === String(taskId));
+}
+
+test.serial('HQ restarts while a run finishes: the node reports it once HQ is back, and takes new runs of the session', async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha] = hub().fixtures.organizations;
+  const sleeping = await sleepTask(flow, alpha!.id, 8);
+  await waitFor('the sleeping run active', async () => (await runsOf(sleeping)).every((r) => r.status === 'active'), 60_000);
+  await hub().restartHq(async () => {
+    // The run ends while HQ is down: its Job succeeds, and the node has nobody to tell.
+    await waitFor('the Job succeeded with HQ down', async () => (await jobsOf(sleeping)).some((job) => (job.status?.succeeded ?? 0) > 0), 60_000);
+  });
+  const [done] = await finishedRuns(sleeping, 60_000);
+  t.is(done!.status, 'completed', done!.log ?? '');
+  t.deepEqual(await resultsOf(sleeping), [{ slept: 8 }]);
+  // The node is back on HQ's socket: a new run of the session is taken and done.
+  const sum = await task({
+    name: 'sum after the restart',
+    session_id: flow.session,
+    method: 'partial_sum',
+    action: 'federated_compute',
+    organizations: [{ id: alpha!.id, arguments: base64Json({ column: 'age' }) }],
+    databases: [[{ dataframe_id: flow.dataframe.id, type: 'dataframe' }]],
+  });
+  const [summed] = await finishedRuns(sum, 60_000);
+  t.is(summed!.status, 'completed', summed!.log ?? '');
+  t.deepEqual(await resultsOf(sum), [{ sum: 120, count: 3 }]);
+});
+
+test.serial(`tokens of ${NODE_TOKEN_SECONDS} s expire during a run three times as long: the node reports the run with a token renewed at Keycloak, and does not loop`, async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha] = hub().fixtures.organizations;
+  const node = nodesOf(false).find((n) => n.organization_id === alpha!.id)!;
+  const started = Date.now();
+  const sleeping = await sleepTask(flow, alpha!.id, 3 * NODE_TOKEN_SECONDS);
+  const [done] = await finishedRuns(sleeping, 120_000);
+  t.is(done!.status, 'completed', done!.log ?? '');
+  t.deepEqual(await resultsOf(sleeping), [{ slept: 3 * NODE_TOKEN_SECONDS }]);
+  // Keycloak's own record. The node talks to HQ when the run starts and when it ends, not in
+  // between; the token it held at the start had expired by the end, so it reported with one it
+  // obtained later. And no renewal loop: a token or two for the whole run.
+  const grants = (await keycloakAdmin.events('CLIENT_LOGIN', node.client_id)).filter((e) => e.time >= started);
+  t.true(grants.length >= 1 && grants.length <= 3, `the node obtained ${grants.length} tokens during a ${3 * NODE_TOKEN_SECONDS}-s run`);
+  t.true(grants.at(-1)!.time - started >= 2 * NODE_TOKEN_SECONDS * 1000, 'the run reported with a token obtained after two lifetimes');
 });
