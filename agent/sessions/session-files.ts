@@ -4,12 +4,7 @@ import { join } from 'node:path';
 import { agentRunFolder, agentSessionFolder, agentSessionsRoot } from '../kube/paths.js';
 import { isDataframeName } from '../protocol/session-databases.js';
 import { ensureFolder, openRegularFile, RunFileRefusedError } from '../runs/hostile-files.js';
-
-/** A column of a dataframe as the node reports it to the hub (`POST session/dataframe/<id>/column`). */
-export interface DataframeColumn {
-  readonly name: string;
-  readonly dtype: string;
-}
+import type { DataframeColumn } from './dataframe-columns.js';
 
 /** Reads the columns of a parquet file, throwing when it is not one. */
 export type ColumnReader = (path: string) => Promise<DataframeColumn[]>;
