@@ -46,6 +46,8 @@ const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/crypto.json
 type HubServer = V6Server & { hub: RealHub };
 let world: World<HubServer>;
 const agents: NodeAgent[] = [];
+/** Each node's config, in the order of the hub's fixtures' nodes (as `agents`). */
+const configs: Config[] = [];
 const proxies: NodeProxy[] = [];
 const keyFiles = new Map<number, string>();
 let researcher: HqClient;
@@ -105,6 +107,7 @@ test.before(async (t) => {
     const index = hub().fixtures.organizations.findIndex((o) => o.id === node.organization_id);
     const cryptor = encrypted ? RsaCryptor.fromPem(vectors.key_pairs[index]!.private_key_pem) : new DummyCryptor();
     proxies.push(await startNodeProxy(config, cryptor, testLogger(), 500));
+    configs.push(config);
     agents.push(await startAgent(world, config));
   }
   // The service account session_flow.py logs in as: its sessions are its own (scope "own").
@@ -213,6 +216,23 @@ test.serial('a killed run is "killed by user"; a run on a dataframe the node doe
   await waitFor('the dataframe file removed', () => access(file).then(() => false, () => true));
   const refused = await t.throwsAsync(onDataframe(flow, beta!.id, 'partial_sum', { column: 'age' }, 'sum of a deleted dataframe'));
   t.regex(refused.message, /[Dd]ataframe/);
+});
+
+test.serial('a node that was away while a dataframe was deleted deletes it when it is back, though the hub never tells it', async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha, beta] = hub().fixtures.organizations;
+  const away = hub().fixtures.nodes.findIndex((n) => n.organization_id === alpha!.id && n.collaboration_id === collaboration(false));
+  const awayFile = dataframeFile(alpha!.id, flow.session, flow.dataframe.name);
+  const onlineFile = dataframeFile(beta!.id, flow.session, flow.dataframe.name);
+  await agents[away]!.close();
+  await researcher.request('DELETE', `session/dataframe/${flow.dataframe.id}`);
+  await waitFor('the online node\'s file removed', () => access(onlineFile).then(() => false, () => true));
+  t.true(await access(awayFile).then(() => true, () => false), 'nobody touched the away node\'s volume');
+  // Back: the hub re-sends delete_dataframe before the node is in the collaboration's room; the
+  // node finds the dataframe gone from the session's list at sync.
+  agents[away] = await startAgent(world, configs[away]!);
+  await waitFor('the away node\'s file removed', () => access(awayFile).then(() => false, () => true));
+  t.false(await access(awayFile).then(() => true, () => false));
 });
 
 /** The Jobs of a task in the simulated cluster's task namespace. */
