@@ -1,7 +1,8 @@
 // The whole node against the real vantage6 5.0 hub on the real cluster (hub-world.ts): the session
 // of test/v6-hub/session.test.ts, with vantage6's Python client 5.0.3 as the researcher and the
 // v6_session image on vantage6-algorithm-tools 5.0.3, run by sites installed with Helm; the nodes'
-// Keycloak tokens live 10 s throughout. Then kill, HQ restarting, tokens expiring, a dataframe deleted.
+// Keycloak tokens live 10 s throughout. Then kill, HQ restarting, tokens expiring, a dataframe
+// deleted while one node is away.
 import { spawn } from 'node:child_process';
 import test from 'ava';
 import { loginPerson } from '../../v6-hub/fixtures.js';
@@ -13,7 +14,7 @@ import { v6SessionImage } from '../algorithms/session-algorithm-image.js';
 import { ensureKubectl } from '../lib/kubectl.js';
 import { KUBECONFIG, kubectl, until } from '../smoke/kube.js';
 import { startHubWorld, type HubWorld } from './hub-world.js';
-import type { Site } from './site.js';
+import { waitForReady, type Site } from './site.js';
 import { AGES } from './world.js';
 
 let world: HubWorld;
@@ -201,13 +202,27 @@ test.serial(`tokens of ${NODE_TOKEN_SECONDS} s expire during a run three times a
   t.true(grants.at(-1)!.time - started >= 2 * NODE_TOKEN_SECONDS * 1000, 'the run reported with a token obtained after two lifetimes');
 });
 
-test.serial("a dataframe the researcher deletes leaves both organizations' task volumes", async (t) => {
+test.serial("a dataframe the researcher deletes leaves both organizations' task volumes: at once where the node is online, when it is back where it was away", async (t) => {
+  t.timeout(10 * 60_000);
   const flow = await flowIn(false);
-  const sites = world.nodesOf(false).map((node) => world.siteOf(node));
-  for (const site of sites) t.not(await dataframeFile(site, flow), null, site.namespace);
+  const away = alphaNode();
+  const online = world.nodesOf(false).find((n) => n.id !== away.id)!;
+  const [awaySite, onlineSite] = [world.siteOf(away), world.siteOf(online)];
+  for (const site of [awaySite, onlineSite]) t.not(await dataframeFile(site, flow), null, site.namespace);
+  const hq = await admin();
+  const status = async () => (await hq.request<{ status: string }>('GET', `node/${away.id}`)).status;
+  // Away: the admin scales the node's Deployment to nothing, and HQ sees it go.
+  const scale = (replicas: number) => kubectl(['scale', 'deployment', `${awaySite.release}-v6-node`, '-n', awaySite.namespace, `--replicas=${replicas}`]);
+  await scale(0);
+  await until(`${away.name} offline at HQ`, async () => (await status()) === 'offline', 120_000);
   await (await scriptClient(world.hub)).request('DELETE', `session/dataframe/${flow.dataframe.id}`);
-  for (const site of sites) {
-    await until(`the dataframe gone from ${site.namespace}`, async () => (await dataframeFile(site, flow)) === null, 60_000);
-    t.is(await dataframeFile(site, flow), null, site.namespace);
-  }
+  await until(`the dataframe gone from ${onlineSite.namespace}`, async () => (await dataframeFile(onlineSite, flow)) === null, 60_000);
+  t.is(await dataframeFile(onlineSite, flow), null, onlineSite.namespace);
+  // Back: the hub re-sends delete_dataframe before the node is in the collaboration's room; the
+  // node finds the dataframe gone from the session's list at sync.
+  await scale(1);
+  await waitForReady(awaySite.namespace, awaySite.release);
+  await until(`the dataframe gone from ${awaySite.namespace}`, async () => (await dataframeFile(awaySite, flow)) === null, 120_000);
+  t.is(await dataframeFile(awaySite, flow), null, awaySite.namespace);
+  t.is(await status(), 'online');
 });
