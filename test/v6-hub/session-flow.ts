@@ -2,6 +2,7 @@
 // (agents on the simulated cluster, sites on the real one): session_flow.py with vantage6's Python
 // client 5.0.3 as the `researcher-script` service account, and that account's REST calls; and the
 // nodes' short-lived Keycloak tokens both tiers run on.
+import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -81,6 +82,23 @@ export async function sessionFlow(hub: RealHub, options: SessionFlowOptions): Pr
 }
 
 /** Task arguments as HQ holds them in a plain collaboration: base64 of the JSON. */
+/**
+ * What every node must give for session_flow.py, whatever the cluster: each run completed, all
+ * four actions run, the average of the ages 20, 30, 40, 50, 60 in months, and each of the two
+ * nodes' columns reported as pyarrow names their types.
+ */
+export function assertSessionFlowCompleted(t: ExecutionContext, flow: Flow): void {
+  for (const [what, task] of Object.entries(flow.tasks)) {
+    t.is(task.runs.length, what === 'central' ? 1 : 2, `${what}: ${JSON.stringify(task.runs)}`);
+    for (const r of task.runs) t.is(r.status, 'completed', `${what} run ${r.id}: ${r.log ?? ''}`);
+  }
+  t.deepEqual(new Set(Object.values(flow.tasks).flatMap((task) => task.runs.map((r) => r.action))), new Set(['data_extraction', 'preprocessing', 'central_compute', 'federated_compute']));
+  t.deepEqual(flow.result, [{ average: 480, sum: 2400, count: 5, organizations: 2 }]);
+  const columns = flow.dataframe.after_preprocessing.columns;
+  t.deepEqual([...new Set(columns.map((c) => `${c.name}:${c.dtype}`))].sort(), ['age:int64', 'age_months:int64', 'id:int64']);
+  t.is(columns.length, 6, 'three columns from each of the two nodes');
+}
+
 export const base64Json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
 
 export async function runsOf(client: HqClient, taskId: number): Promise<RunJson[]> {

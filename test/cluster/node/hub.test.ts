@@ -8,7 +8,7 @@ import test from 'ava';
 import { loginPerson } from '../../v6-hub/fixtures.js';
 import { COLD_START_MS } from '../../v6-hub/hub.js';
 import { HUB_ADMIN } from '../../v6-hub/realm.js';
-import { dataframeTask, resultsOf, runsOf, scriptClient, scriptUser, sessionFlow, type Flow, type RunJson } from '../../v6-hub/session-flow.js';
+import { assertSessionFlowCompleted, dataframeTask, resultsOf, runsOf, scriptClient, scriptUser, sessionFlow, type Flow, type RunJson } from '../../v6-hub/session-flow.js';
 import { LabelKey } from '../../../agent/kube/names.js';
 import { v6SessionImage } from '../algorithms/session-algorithm-image.js';
 import { ensureKubectl } from '../lib/kubectl.js';
@@ -90,16 +90,7 @@ for (const encrypted of [false, true]) {
   test.serial(`${encrypted ? 'encrypted' : 'plain'} collaboration: a session's extraction, preprocessing and central average with subtasks through both proxies`, async (t) => {
     t.timeout(15 * 60_000);
     const flow = await flowIn(encrypted);
-    for (const [what, task] of Object.entries(flow.tasks)) {
-      t.is(task.runs.length, what === 'central' ? 1 : 2, `${what}: ${JSON.stringify(task.runs)}`);
-      for (const r of task.runs) t.is(r.status, 'completed', `${what} run ${r.id}: ${r.log ?? ''}`);
-    }
-    t.deepEqual(new Set(Object.values(flow.tasks).flatMap((task) => task.runs.map((r) => r.action))), new Set(['data_extraction', 'preprocessing', 'central_compute', 'federated_compute']));
-    // Ages 20, 40, 60 and 30, 50 (world.ts AGES), in months: the same as the fast tier's.
-    t.deepEqual(flow.result, [{ average: 480, sum: 2400, count: 5, organizations: 2 }]);
-    const columns = flow.dataframe.after_preprocessing.columns;
-    t.deepEqual([...new Set(columns.map((c) => `${c.name}:${c.dtype}`))].sort(), ['age:int64', 'age_months:int64', 'id:int64']);
-    t.is(columns.length, 6, 'three columns from each of the two nodes');
+    assertSessionFlowCompleted(t, flow);
     // Each run's pod carried its action, which the chart's NetworkPolicies select on.
     for (const r of Object.values(flow.tasks).flatMap((task) => task.runs)) t.is(podActions.get(r.id), r.action, `run ${r.id}`);
     // The dataframe is a parquet file (PAR1 at both ends) on each node's task volume.
