@@ -299,6 +299,7 @@ export class NodeAgent {
           onSync: () => {
             if (config.share_config) socket.emit('node_info_update', nodeInfo(config, isolation.verdict()));
             void intake.take();
+            if (protocolOf(config) === 5) void deletion.reconcile((sessionId) => runs.sessionDataframes(sessionId));
           },
           onNewTask: (event) => void intake.take(event.id),
           onKillContainers: (event) => void killer.handle(event),

@@ -79,6 +79,12 @@ export function sessionFolderName(sessionId: number): string {
   return `${SESSIONS_ROOT_FOLDER}/session${id('session id', sessionId).padStart(9, '0')}`;
 }
 
+/** The session id a folder below SESSIONS_ROOT_FOLDER is named for (`session000000042` → 42), or undefined. */
+export function sessionIdOfFolder(name: string): number | undefined {
+  const match = /^session(\d{9})$/.exec(name);
+  return match === null ? undefined : Number(match[1]);
+}
+
 /** The agent's own folder on the task volume (tokens, collected logs): no pod mounts it. */
 export const AGENT_PRIVATE_FOLDER = '.v6-node';
 

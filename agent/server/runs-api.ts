@@ -1,3 +1,4 @@
+import { ServerResponseError } from '../errors.js';
 import type { ServerClient } from './client.js';
 import type { Page, RunPatch, ServerRun } from './types.js';
 
@@ -47,6 +48,17 @@ export class RunsApi {
   /** `POST session/dataframe/<id>/column` (vantage6 5): the columns of the dataframe this node holds, replacing what it reported before. */
   async reportColumns(dataframeId: number, columns: ReadonlyArray<{ name: string; dtype: string }>): Promise<void> {
     await this.client.request('POST', `session/dataframe/${dataframeId}/column`, { body: columns });
+  }
+
+  /** `GET session/<id>/dataframe` (vantage6 5): the names of the session's dataframes, or undefined when the hub has no such session. */
+  async sessionDataframes(sessionId: number): Promise<string[] | undefined> {
+    try {
+      const answer = await this.client.request<Page<{ name: string }>>('GET', `session/${sessionId}/dataframe`, { query: { no_pagination: 1 } });
+      return answer.data.map((dataframe) => dataframe.name);
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.status === 404) return undefined;
+      throw error;
+    }
   }
 
   async organizationPublicKey(organizationId: number): Promise<string | null> {

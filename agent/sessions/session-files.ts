@@ -1,15 +1,11 @@
 import { constants } from 'node:fs';
-import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sessionIdOfFolder } from '../kube/names.js';
 import { agentRunFolder, agentSessionFolder, agentSessionsRoot } from '../kube/paths.js';
 import { isDataframeName } from '../protocol/session-databases.js';
 import { ensureFolder, openRegularFile, RunFileRefusedError } from '../runs/hostile-files.js';
-
-/** A column of a dataframe as the node reports it to the hub (`POST session/dataframe/<id>/column`). */
-export interface DataframeColumn {
-  readonly name: string;
-  readonly dtype: string;
-}
+import type { DataframeColumn } from './dataframe-columns.js';
 
 /** Reads the columns of a parquet file, throwing when it is not one. */
 export type ColumnReader = (path: string) => Promise<DataframeColumn[]>;
@@ -113,6 +109,33 @@ export class SessionFiles {
     const existed = (await lstat(path).catch(() => undefined)) !== undefined;
     await rm(path, { force: true });
     return existed;
+  }
+
+  /** Deletes the session's folder and every dataframe in it; false when there was none. */
+  async removeSession(sessionId: number): Promise<boolean> {
+    const path = agentSessionFolder(this.mountPath, sessionId);
+    const existed = (await lstat(path).catch(() => undefined)) !== undefined;
+    await rm(path, { recursive: true, force: true });
+    return existed;
+  }
+
+  /** The dataframes this node holds, by session (copies being stored are not dataframes yet). */
+  async held(): Promise<Map<number, string[]>> {
+    const held = new Map<number, string[]>();
+    const folders = await readdir(agentSessionsRoot(this.mountPath), { withFileTypes: true }).catch(() => []);
+    for (const folder of folders) {
+      const sessionId = sessionIdOfFolder(folder.name);
+      if (!folder.isDirectory() || sessionId === undefined) continue;
+      const files = await readdir(agentSessionFolder(this.mountPath, sessionId), { withFileTypes: true });
+      held.set(
+        sessionId,
+        files
+          .filter((file) => file.isFile() && file.name.endsWith(PARQUET))
+          .map((file) => file.name.slice(0, -PARQUET.length))
+          .filter((name) => !name.startsWith('.') && isDataframeName(name)),
+      );
+    }
+    return held;
   }
 
   private dataframePath(sessionId: number, name: string): string {

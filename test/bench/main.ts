@@ -92,7 +92,7 @@ if (part === 'upstream-5') {
   const runs = Number(process.env.V6_BENCH_UPSTREAM_RUNS ?? 100);
   const { ours, upstream } = await benchBesideUpstream(runs);
   console.log(`beside the upstream node: ${runs} federated_compute runs of partial_sum on Alpha's node, one after the other, the same hub (HQ 5.0.3), cluster and image`);
-  console.log(`  completed               ours ${ours.completed}/${ours.runs}, upstream ${upstream.completed}/${upstream.runs}; first result ours ${ours.result}, upstream ${upstream.result}`);
+  console.log(`  completed               ours ${ours.completed}/${ours.runs}, upstream ${upstream.completed}/${upstream.runs}; first result ours ${JSON.stringify(ours.result)}, upstream ${JSON.stringify(upstream.result)}`);
   console.log('  figure                                   ours     upstream   upstream/ours');
   const rows: [string, (f: NodeFigures) => number, string][] = [
     [`wall time of ${runs} runs (HQ)`, (f) => f.wallSeconds, 's'],

@@ -17,7 +17,7 @@ import { podOf } from '../cluster/node/site.js';
 import { startBeside, type Beside } from '../cluster/upstream-node/beside.js';
 import { loginPerson, type HqClient, type HubNode } from '../v6-hub/fixtures.js';
 import { HUB_ADMIN } from '../v6-hub/realm.js';
-import { base64Json, runsOf, scriptClient, type RunJson } from '../v6-hub/session-flow.js';
+import { base64Json, resultsOf, runsOf, scriptClient, type RunJson } from '../v6-hub/session-flow.js';
 import { startKubeApiRelay, type RelayCounts } from './kube-api-relay.js';
 import { podCgroup, type PodCgroup } from './pod-cgroup.js';
 
@@ -32,8 +32,8 @@ export interface PodFigures {
 export interface NodeFigures {
   runs: number;
   completed: number;
-  /** The first run's result as HQ holds it (base64 of the JSON). */
-  result: string | null;
+  /** The first run's result, decoded. */
+  result: unknown;
   wallSeconds: number;
   /** Medians over the runs: task created → the run's started_at, → its finished_at (at HQ). */
   runToStartedSeconds: number;
@@ -161,11 +161,11 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
   const at = (stamp: string) => Date.parse(/(Z|[+-]\d\d:\d\d)$/.test(stamp) ? stamp : `${stamp}Z`);
   const seconds = (from: number, to: string) => (at(to) - from) / 1000;
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  const [first] = (await client.request<{ data: { result: string | null }[] }>('GET', `result?task_id=${firstTask}`)).data;
+  const [first] = await resultsOf(client, firstTask!);
   return {
     runs,
     completed: done.filter((r) => r.status === 'completed').length,
-    result: first?.result ?? null,
+    result: first ?? null,
     wallSeconds: seconds(createdAt[0]!, detail.at(-1)!.finished_at),
     runToStartedSeconds: median(detail.map((d, i) => seconds(createdAt[i]!, d.started_at))),
     runToFinishedSeconds: median(detail.map((d, i) => seconds(createdAt[i]!, d.finished_at))),

@@ -40,9 +40,11 @@ export function startVantage6Process(options: {
   host: string;
   port: number;
   env?: NodeJS.ProcessEnv;
+  /** Add to the folder's console log (a restart) instead of starting it afresh. */
+  appendLog?: boolean;
 }): Vantage6Process {
   const consoleFile = join(options.dir, 'console.log');
-  const output = createWriteStream(consoleFile);
+  const output = createWriteStream(consoleFile, { flags: options.appendLog ? 'a' : 'w' });
   const child: ChildProcess = spawn(options.python, [options.serve, options.configFile, options.host, String(options.port)], {
     cwd: options.dir,
     stdio: ['ignore', 'pipe', 'pipe'],

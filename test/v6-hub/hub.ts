@@ -28,6 +28,11 @@ export interface RealHub {
   readonly python: string;
   /** HQ's console output, then Keycloak's: what to read when the hub answered something odd. */
   log(): Promise<string>;
+  /**
+   * Stops HQ (SIGTERM, as Kubernetes stops its pod), runs `whileDown` if given, and starts it
+   * again on the same port and database: what a node sees when its hub is upgraded or rescheduled.
+   */
+  restartHq(whileDown?: () => Promise<void>): Promise<void>;
   /** Stops HQ and Keycloak (SIGTERM, then SIGKILL after 10 s) and removes their folders. */
   close(): Promise<void>;
 }
@@ -91,32 +96,41 @@ export async function startRealHub(options: RealHubOptions = {}): Promise<RealHu
     const port = await freePort();
     const configFile = join(dir, 'hq.yaml');
     await writeFile(configFile, hqConfig(dir, host, port));
-    hq = startVantage6Process({
-      what: 'vantage6 HQ',
-      python,
-      serve,
-      configFile,
-      dir,
-      host,
-      port,
-      // The environment HQ's container gets (the HQ chart's deployment and secret).
-      env: {
-        ...process.env,
-        KEYCLOAK_URL: keycloakUrl,
-        KEYCLOAK_REALM: REALM,
-        KEYCLOAK_ADMIN_USERNAME: HUB_ADMIN.username,
-        KEYCLOAK_ADMIN_PASSWORD: HUB_ADMIN.password,
-        KEYCLOAK_ADMIN_CLIENT: BACKEND_ADMIN_CLIENT.clientId,
-        KEYCLOAK_ADMIN_CLIENT_SECRET: BACKEND_ADMIN_CLIENT.secret,
-        // On a new machine Keycloak is downloaded and its realm made first.
-        V6_NODE_AUTH_WAIT_S: String(COLD_START_MS / 1000),
-      },
-    });
+    // The environment HQ's container gets (the HQ chart's deployment and secret).
+    const startHq = (appendLog: boolean) =>
+      startVantage6Process({
+        what: 'vantage6 HQ',
+        python,
+        serve,
+        configFile,
+        dir: dir!,
+        host,
+        port,
+        appendLog,
+        env: {
+          ...process.env,
+          KEYCLOAK_URL: keycloakUrl,
+          KEYCLOAK_REALM: REALM,
+          KEYCLOAK_ADMIN_USERNAME: HUB_ADMIN.username,
+          KEYCLOAK_ADMIN_PASSWORD: HUB_ADMIN.password,
+          KEYCLOAK_ADMIN_CLIENT: BACKEND_ADMIN_CLIENT.clientId,
+          KEYCLOAK_ADMIN_CLIENT_SECRET: BACKEND_ADMIN_CLIENT.secret,
+          // On a new machine Keycloak is downloaded and its realm made first.
+          V6_NODE_AUTH_WAIT_S: String(COLD_START_MS / 1000),
+        },
+      });
+    hq = startHq(false);
     keycloak = await starting;
     const url = `http://${host}:${port}`;
     await hq.answering(url, API_PATH, HQ_VERSION, STARTUP_TIMEOUT_MS);
     const fixtures = await createHubFixtures(`${url}${API_PATH}`, keycloak.url, REALM, options.collaborations);
-    return { url, apiPath: API_PATH, keycloakUrl: keycloak.url, realm: REALM, fixtures, python, log, close };
+    const restartHq = async (whileDown?: () => Promise<void>) => {
+      await hq!.stop();
+      await whileDown?.();
+      hq = startHq(true);
+      await hq.answering(url, API_PATH, HQ_VERSION, STARTUP_TIMEOUT_MS);
+    };
+    return { url, apiPath: API_PATH, keycloakUrl: keycloak.url, realm: REALM, fixtures, python, log, restartHq, close };
   } catch (error) {
     await close();
     throw error;

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/ports.js';
 import { cacheDir, run, withLock } from '../support/pinned-venv.js';
+import { masterAdminToken } from './keycloak-admin.js';
 import { MASTER_ADMIN, REALM, realmRepresentation } from './realm.js';
 
 /**
@@ -79,12 +80,7 @@ export async function ensureKeycloak(): Promise<string> {
 async function makeSnapshot(dir: string): Promise<void> {
   const keycloak = await startKeycloakFrom(dir, { snapshot: false });
   try {
-    const token = await fetch(`${keycloak.url}/realms/master/protocol/openid-connect/token`, {
-      method: 'POST',
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: MASTER_ADMIN.username, password: MASTER_ADMIN.password }),
-    });
-    if (!token.ok) throw new Error(`Keycloak's bootstrap admin could not log in: ${token.status} ${await token.text()}`);
-    const { access_token } = (await token.json()) as { access_token: string };
+    const access_token = await masterAdminToken(keycloak.url);
     const created = await fetch(`${keycloak.url}/admin/realms`, {
       method: 'POST',
       headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },

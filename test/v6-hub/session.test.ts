@@ -4,7 +4,8 @@
 // session, extracts a dataframe at both organizations, preprocesses it and runs a central
 // average whose subtasks reach both organizations through the proxies; the algorithm is
 // test/algorithms/v6_session on vantage6-algorithm-tools 5.0.3. Then what else a 5 node must do:
-// kill, a missing dataframe, a dataframe deleted.
+// kill, a missing dataframe, a dataframe deleted, HQ restarting while a run finishes, and the
+// nodes' Keycloak tokens living 10 s (set before the nodes start, so every test runs on them).
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { access, cp, rm, writeFile } from 'node:fs/promises';
@@ -22,8 +23,20 @@ import { freePort } from '../support/ports.js';
 import { startWorld, testLogger, type V6Server, type World } from '../support/world.js';
 import { loginPerson, type HqClient, type HubNode } from './fixtures.js';
 import { HUB_ADMIN } from './realm.js';
+import type { KeycloakAdmin } from './keycloak-admin.js';
 import { COLD_START_MS, startRealHub, type RealHub } from './hub.js';
-import { base64Json, runsOf as runsAt, scriptClient, scriptUser, sessionFlow as flowAt, type Flow, type RunJson } from './session-flow.js';
+import {
+  assertSessionFlowCompleted,
+  dataframeTask,
+  resultsOf as resultsAt,
+  runsOf as runsAt,
+  scriptClient,
+  scriptUser,
+  sessionFlow as flowAt,
+  shortLivedNodeTokens,
+  type Flow,
+  type RunJson,
+} from './session-flow.js';
 
 interface KeyPair {
   private_key_pem: string;
@@ -34,9 +47,14 @@ const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/crypto.json
 type HubServer = V6Server & { hub: RealHub };
 let world: World<HubServer>;
 const agents: NodeAgent[] = [];
+/** Each node's config, in the order of the hub's fixtures' nodes (as `agents`). */
+const configs: Config[] = [];
 const proxies: NodeProxy[] = [];
 const keyFiles = new Map<number, string>();
 let researcher: HqClient;
+let keycloakAdmin: KeycloakAdmin;
+/** The nodes' access-token lifetime: far below a session's length, so tokens expire during runs. */
+const NODE_TOKEN_SECONDS = 10;
 
 const hub = () => world.server.hub;
 const api = () => `${hub().url}${hub().apiPath}`;
@@ -79,6 +97,7 @@ test.before(async (t) => {
     await writeFile(file, vectors.key_pairs[index]!.private_key_pem, { mode: 0o600 });
     keyFiles.set(org.id, file);
   }
+  keycloakAdmin = await shortLivedNodeTokens(hub(), NODE_TOKEN_SECONDS);
   for (const node of hub().fixtures.nodes) {
     const encrypted = node.collaboration_id === collaboration(true);
     const port = await freePort();
@@ -89,6 +108,7 @@ test.before(async (t) => {
     const index = hub().fixtures.organizations.findIndex((o) => o.id === node.organization_id);
     const cryptor = encrypted ? RsaCryptor.fromPem(vectors.key_pairs[index]!.private_key_pem) : new DummyCryptor();
     proxies.push(await startNodeProxy(config, cryptor, testLogger(), 500));
+    configs.push(config);
     agents.push(await startAgent(world, config));
   }
   // The service account session_flow.py logs in as: its sessions are its own (scope "own").
@@ -116,17 +136,7 @@ function dataframeFile(organizationId: number, session: number, name: string): s
 for (const encrypted of [false, true]) {
   test.serial(`${encrypted ? 'encrypted' : 'plain'} collaboration: a session's extraction, preprocessing and central average with subtasks through both proxies`, async (t) => {
     const flow = await sessionFlow(encrypted);
-    for (const [what, task] of Object.entries(flow.tasks)) {
-      t.is(task.runs.length, what === 'central' ? 1 : 2, `${what}: ${JSON.stringify(task.runs)}`);
-      for (const r of task.runs) t.is(r.status, 'completed', `${what} run ${r.id}: ${r.log ?? ''}`);
-    }
-    t.deepEqual(new Set(Object.values(flow.tasks).flatMap((task) => task.runs.map((r) => r.action))), new Set(['data_extraction', 'preprocessing', 'central_compute', 'federated_compute']));
-    // Ages 30, 40, 50 and 20, 60 (test/support/world.ts PATIENTS), in months.
-    t.deepEqual(flow.result, [{ average: 480, sum: 2400, count: 5, organizations: 2 }]);
-    // Each node reported the preprocessed dataframe's columns as pyarrow names their types.
-    const columns = flow.dataframe.after_preprocessing.columns;
-    t.deepEqual([...new Set(columns.map((c) => `${c.name}:${c.dtype}`))].sort(), ['age:int64', 'age_months:int64', 'id:int64']);
-    t.is(columns.length, 6, 'three columns from each of the two nodes');
+    assertSessionFlowCompleted(t, flow);
     for (const org of hub().fixtures.organizations) {
       if (encrypted) continue; // the plain collaboration's volumes are the ones the world names; both share them per organization
       await t.notThrowsAsync(access(dataframeFile(org.id, flow.session, flow.dataframe.name)), `organization ${org.id}`);
@@ -134,34 +144,38 @@ for (const encrypted of [false, true]) {
   });
 }
 
-/** A plain-collaboration task by the researcher (a person), arguments readable. */
-async function task(body: Record<string, unknown>): Promise<number> {
-  const created = await researcher.request<{ id: number }>('POST', 'task', {
-    image: V6_SESSION_IMAGE,
-    collaboration_id: collaboration(false),
-    ...body,
-  });
-  return created.id;
+/** A federated_compute task of the researcher at one organization on the session's dataframe (plain collaboration). */
+function onDataframe(flow: Flow, organizationId: number, method: string, args: Record<string, unknown>, name = method): Promise<number> {
+  return dataframeTask(researcher, { image: V6_SESSION_IMAGE, collaborationId: collaboration(false), flow, organizationId, method, arguments: args, name });
 }
 
 function runsOf(taskId: number): Promise<RunJson[]> {
   return runsAt(researcher, taskId);
 }
 
+/** The task's runs once every one has finished. */
+function finishedRuns(taskId: number, timeoutMs?: number): Promise<RunJson[]> {
+  return waitFor(`task ${taskId}'s runs finished`, async () => {
+    const runs = await runsOf(taskId);
+    return runs.every((r) => r.finished_at) ? runs : undefined;
+  }, timeoutMs);
+}
+
+function resultsOf(taskId: number): Promise<unknown[]> {
+  return resultsAt(researcher, taskId);
+}
+
+/** A `sleep` run at one organization on the session's dataframe. */
+function sleepTask(flow: Flow, organizationId: number, seconds: number): Promise<number> {
+  return onDataframe(flow, organizationId, 'sleep', { seconds }, `sleep ${seconds} s`);
+}
+
 test.serial('a killed run is "killed by user"; a run on a dataframe the node does not hold is "dataframe not found"; a deleted dataframe leaves the nodes', async (t) => {
   const flow = await sessionFlow(false);
   const [alpha] = hub().fixtures.organizations;
-  const dataframe = [[{ dataframe_id: flow.dataframe.id, type: 'dataframe' }]];
 
   // Killed while it sleeps.
-  const sleeping = await task({
-    name: 'sleep',
-    session_id: flow.session,
-    method: 'sleep',
-    action: 'federated_compute',
-    organizations: [{ id: alpha!.id, arguments: base64Json({ seconds: 600 }) }],
-    databases: dataframe,
-  });
+  const sleeping = await sleepTask(flow, alpha!.id, 600);
   await waitFor('the sleeping run active', async () => (await runsOf(sleeping)).every((r) => r.status === 'active'), 60_000);
   // A researcher may not kill (the Researcher role lacks it); the hub's root user may.
   const admin = await loginPerson(api(), hub().keycloakUrl, hub().realm, HUB_ADMIN.username, HUB_ADMIN.password);
@@ -180,18 +194,8 @@ test.serial('a killed run is "killed by user"; a run on a dataframe the node doe
   // "dataframe not found", and the log says which.
   const [, beta] = hub().fixtures.organizations;
   await rm(dataframeFile(alpha!.id, flow.session, flow.dataframe.name));
-  const lost = await task({
-    name: 'sum of a dataframe the node lost',
-    session_id: flow.session,
-    method: 'partial_sum',
-    action: 'federated_compute',
-    organizations: [{ id: alpha!.id, arguments: base64Json({ column: 'age' }) }],
-    databases: dataframe,
-  });
-  const [notFound] = await waitFor('the run on the lost dataframe finished', async () => {
-    const runs = await runsOf(lost);
-    return runs.every((r) => r.finished_at) ? runs : undefined;
-  });
+  const lost = await onDataframe(flow, alpha!.id, 'partial_sum', { column: 'age' }, 'sum of a dataframe the node lost');
+  const [notFound] = await finishedRuns(lost);
   t.is(notFound!.status, 'dataframe not found', notFound!.log ?? '');
   t.regex(notFound!.log ?? '', new RegExp(`Session ${flow.session} has no dataframe '${flow.dataframe.name}' on this node`));
 
@@ -201,15 +205,66 @@ test.serial('a killed run is "killed by user"; a run on a dataframe the node doe
   await access(file);
   await researcher.request('DELETE', `session/dataframe/${flow.dataframe.id}`);
   await waitFor('the dataframe file removed', () => access(file).then(() => false, () => true));
-  const refused = await t.throwsAsync(
-    task({
-      name: 'sum of a deleted dataframe',
-      session_id: flow.session,
-      method: 'partial_sum',
-      action: 'federated_compute',
-      organizations: [{ id: beta!.id, arguments: base64Json({ column: 'age' }) }],
-      databases: dataframe,
-    }),
-  );
+  const refused = await t.throwsAsync(onDataframe(flow, beta!.id, 'partial_sum', { column: 'age' }, 'sum of a deleted dataframe'));
   t.regex(refused.message, /[Dd]ataframe/);
+});
+
+test.serial('a node that was away while a dataframe was deleted deletes it when it is back, though the hub never tells it', async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha, beta] = hub().fixtures.organizations;
+  const away = hub().fixtures.nodes.findIndex((n) => n.organization_id === alpha!.id && n.collaboration_id === collaboration(false));
+  const awayFile = dataframeFile(alpha!.id, flow.session, flow.dataframe.name);
+  const onlineFile = dataframeFile(beta!.id, flow.session, flow.dataframe.name);
+  await agents[away]!.close();
+  await researcher.request('DELETE', `session/dataframe/${flow.dataframe.id}`);
+  await waitFor('the online node\'s file removed', () => access(onlineFile).then(() => false, () => true));
+  t.true(await access(awayFile).then(() => true, () => false), 'nobody touched the away node\'s volume');
+  // Back: the hub re-sends delete_dataframe before the node is in the collaboration's room; the
+  // node finds the dataframe gone from the session's list at sync.
+  agents[away] = await startAgent(world, configs[away]!);
+  await waitFor('the away node\'s file removed', () => access(awayFile).then(() => false, () => true));
+  t.false(await access(awayFile).then(() => true, () => false));
+});
+
+/** The Jobs of a task in the simulated cluster's task namespace. */
+async function jobsOf(taskId: number) {
+  const { BatchV1Api } = await import('@kubernetes/client-node');
+  const jobs = await world.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'vantage6-tasks' });
+  return jobs.items.filter((job) => job.metadata?.annotations?.['vantage6.ai/task-id'] === String(taskId));
+}
+
+test.serial('HQ restarts while a run finishes: the node reports it once HQ is back, and takes new runs of the session', async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha] = hub().fixtures.organizations;
+  const sleeping = await sleepTask(flow, alpha!.id, 8);
+  await waitFor('the sleeping run active', async () => (await runsOf(sleeping)).every((r) => r.status === 'active'), 60_000);
+  await hub().restartHq(async () => {
+    // The run ends while HQ is down: its Job succeeds, and the node has nobody to tell.
+    await waitFor('the Job succeeded with HQ down', async () => (await jobsOf(sleeping)).some((job) => (job.status?.succeeded ?? 0) > 0), 60_000);
+  });
+  const [done] = await finishedRuns(sleeping, 60_000);
+  t.is(done!.status, 'completed', done!.log ?? '');
+  t.deepEqual(await resultsOf(sleeping), [{ slept: 8 }]);
+  // The node is back on HQ's socket: a new run of the session is taken and done.
+  const sum = await onDataframe(flow, alpha!.id, 'partial_sum', { column: 'age' }, 'sum after the restart');
+  const [summed] = await finishedRuns(sum, 60_000);
+  t.is(summed!.status, 'completed', summed!.log ?? '');
+  t.deepEqual(await resultsOf(sum), [{ sum: 120, count: 3 }]);
+});
+
+test.serial(`tokens of ${NODE_TOKEN_SECONDS} s expire during a run three times as long: the node reports the run with a token renewed at Keycloak, and does not loop`, async (t) => {
+  const flow = await sessionFlow(false);
+  const [alpha] = hub().fixtures.organizations;
+  const node = nodesOf(false).find((n) => n.organization_id === alpha!.id)!;
+  const started = Date.now();
+  const sleeping = await sleepTask(flow, alpha!.id, 3 * NODE_TOKEN_SECONDS);
+  const [done] = await finishedRuns(sleeping, 120_000);
+  t.is(done!.status, 'completed', done!.log ?? '');
+  t.deepEqual(await resultsOf(sleeping), [{ slept: 3 * NODE_TOKEN_SECONDS }]);
+  // Keycloak's own record. The node talks to HQ when the run starts and when it ends, not in
+  // between; the token it held at the start had expired by the end, so it reported with one it
+  // obtained later. And no renewal loop: a token or two for the whole run.
+  const grants = (await keycloakAdmin.events('CLIENT_LOGIN', node.client_id)).filter((e) => e.time >= started);
+  t.true(grants.length >= 1 && grants.length <= 3, `the node obtained ${grants.length} tokens during a ${3 * NODE_TOKEN_SECONDS}-s run`);
+  t.true(grants.at(-1)!.time - started >= 2 * NODE_TOKEN_SECONDS * 1000, 'the run reported with a token obtained after two lifetimes');
 });

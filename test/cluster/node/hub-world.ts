@@ -4,12 +4,15 @@
 // encrypted collaboration) a site installed with Helm and the chart's `hub` values, as world.ts
 // installs them for a 4.x server (installSites): the node's Keycloak client secret in
 // `node-credentials`, the organization's private key for the encrypted collaboration (the agent
-// uploads its public key to the hub), the CSV on a claim, the algorithm images pushed and allowed.
+// uploads its public key to the hub), the CSV on a claim, the algorithm images pushed and allowed;
+// optionally the nodes' Keycloak tokens short-lived from their first login on.
 import type { BuiltImage } from '../images/static-image.js';
 import { NODE_IP } from '../lib/config.js';
 import type { CodecKey } from '../../v6-server/codec.js';
 import type { CollaborationFixture, HubNode } from '../../v6-hub/fixtures.js';
 import { startRealHub, type RealHub } from '../../v6-hub/hub.js';
+import type { KeycloakAdmin } from '../../v6-hub/keycloak-admin.js';
+import { shortLivedNodeTokens } from '../../v6-hub/session-flow.js';
 import { pushNodeImages, type NodeImages } from './images.js';
 import type { Site } from './site.js';
 import { installSites, type Sites } from './world.js';
@@ -21,6 +24,8 @@ export interface HubWorld {
   readonly sites: Map<number, Site>;
   /** Organization id → its key pair, the private key in a file (session_flow.py's in the encrypted collaboration). */
   readonly keys: Map<number, CodecKey>;
+  /** Keycloak's admin API, recording the nodes' grants, when the nodes' tokens are short-lived. */
+  readonly keycloakAdmin?: KeycloakAdmin;
   collaboration(encrypted: boolean): number;
   /** The hub's nodes of the plain or the encrypted collaboration. */
   nodesOf(encrypted: boolean): HubNode[];
@@ -37,6 +42,8 @@ export interface HubWorldOptions {
   collaborations?: readonly CollaborationFixture[];
   /** Which of the hub's nodes get a site (default all): the others are left to another node's software. */
   sites?: (node: HubNode) => boolean;
+  /** The nodes' access-token lifetime at Keycloak, set before the sites start (the realm's 300 s otherwise). */
+  nodeTokenSeconds?: number;
 }
 
 /** Where pods reach a hub address: its IP and port. */
@@ -52,6 +59,7 @@ export async function startHubWorld(options: HubWorldOptions): Promise<HubWorld>
   try {
     const { fixtures } = hub;
     const collaboration = (encrypted: boolean) => fixtures.collaborations.find((c) => c.encrypted === encrypted)!.id;
+    const keycloakAdmin = options.nodeTokenSeconds === undefined ? undefined : await shortLivedNodeTokens(hub, options.nodeTokenSeconds);
     installed = await installSites({
       organizations: fixtures.organizations.map((o) => o.id),
       nodes: fixtures.nodes.filter(options.sites ?? (() => true)).map((node) => ({
@@ -72,6 +80,7 @@ export async function startHubWorld(options: HubWorldOptions): Promise<HubWorld>
       images,
       sites,
       keys,
+      ...(keycloakAdmin === undefined ? {} : { keycloakAdmin }),
       collaboration,
       nodesOf: (encrypted) => fixtures.nodes.filter((n) => n.collaboration_id === collaboration(encrypted)),
       siteOf: (node) => sites.get(node.id)!,
