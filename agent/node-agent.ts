@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { LiveTokens } from '../queue/live-tokens.js';
 import { RunQueues } from '../queue/run-queues.js';
 import { serverScope } from '../queue/server-scope.js';
-import { accessCheck, type AccessReport } from './cluster/access.js';
+import { accessCheck, recheckedAccess, type AccessReport } from './cluster/access.js';
 import { RunInformer } from './cluster/run-informer.js';
 import { clusterReachability } from './cluster/reachability.js';
 import { within } from './within.js';
@@ -182,9 +182,10 @@ export class NodeAgent {
       const namespace = config.kubernetes.namespace;
       // Told at once rather than as every run's `start failed`; the agent goes on (the admin may
       // grant the Role or create the namespace next) and readiness fails until it is fixed.
-      const checkAccess = accessCheck(kubeConfig, namespace);
-      const access = await checkAccess();
+      const askAccess = accessCheck(kubeConfig, namespace);
+      const access = await askAccess();
       if (access.missing.length > 0) logAccessMissing(logger, namespace, access.missing);
+      const checkAccess = recheckedAccess(askAccess, { report: access, at: Date.now() });
       const objects = new RunObjects({
         kubeConfig,
         namespace,

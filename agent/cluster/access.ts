@@ -4,6 +4,9 @@
  * RBAC is needed for them), and a dry-run create of a Secret, which only admission can answer:
  * that the namespace exists (and is not being deleted). Checked at start and in readiness; the
  * answer names each missing permission or object, so the admin knows what to grant or create.
+ * Readiness asks again at every probe while something is missing, so a fix shows at once, but a
+ * complete answer stands for a while: ten requests a probe made an idle node's readiness its
+ * largest use of the API server (measured beside upstream's node: 319 of 804 requests in 100 runs).
  */
 import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { apiMessage, apiStatus } from './api-errors.js';
@@ -69,5 +72,34 @@ export function accessCheck(kubeConfig: KubeConfig, namespace: string, timeoutMs
       [`the Kubernetes API did not answer the access check within ${timeoutMs / 1000} s`],
     );
     return { missing: answers.filter((answer): answer is string => answer !== undefined) };
+  };
+}
+
+/** How long readiness takes a complete access report as it is before asking the API server again. */
+export const COMPLETE_ACCESS_RECHECK_MS = 5 * 60_000;
+
+/**
+ * `check`, asked again only while its last answer had something missing or is older than
+ * `completeForMs`. Concurrent callers share one question.
+ */
+export function recheckedAccess(
+  check: () => Promise<AccessReport>,
+  first: { report: AccessReport; at: number },
+  completeForMs = COMPLETE_ACCESS_RECHECK_MS,
+  now: () => number = Date.now,
+): () => Promise<AccessReport> {
+  let last = first;
+  let pending: Promise<AccessReport> | undefined;
+  return () => {
+    if (last.report.missing.length === 0 && now() - last.at < completeForMs) return Promise.resolve(last.report);
+    pending ??= check()
+      .then((report) => {
+        last = { report, at: now() };
+        return report;
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
   };
 }
