@@ -10,7 +10,8 @@
 // real cluster at the real 5.0 hub (V6_BENCH_UPSTREAM_RUNS runs each, default 100, one after the
 // other) and prints, for each and as ratios upstream/ours, the wall time of the runs, the
 // Kubernetes API requests, CPU seconds and peak RSS of each node's pods; no baseline, not part of
-// the default run (about 15 minutes here with the images built).
+// the default run (about 15 minutes here with the images built). V6_BENCH_UPSTREAM_TOGETHER=1
+// creates each node's tasks all at once instead of each after the one before has finished.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureBaseline, prepareBaseline } from './baseline.js';
@@ -90,8 +91,9 @@ if (part === 'task-path') {
 }
 if (part === 'upstream-5') {
   const runs = Number(process.env.V6_BENCH_UPSTREAM_RUNS ?? 100);
-  const { ours, upstream } = await benchBesideUpstream(runs);
-  console.log(`beside the upstream node: ${runs} federated_compute runs of partial_sum on Alpha's node, one after the other, the same hub (HQ 5.0.3), cluster and image`);
+  const together = process.env.V6_BENCH_UPSTREAM_TOGETHER === '1';
+  const { ours, upstream } = await benchBesideUpstream(runs, together);
+  console.log(`beside the upstream node: ${runs} federated_compute runs of partial_sum on Alpha's node, ${together ? 'their tasks created all at once' : 'one after the other'}, the same hub (HQ 5.0.3), cluster and image`);
   console.log(`  completed               ours ${ours.completed}/${ours.runs}, upstream ${upstream.completed}/${upstream.runs}; first result ours ${JSON.stringify(ours.result)}, upstream ${JSON.stringify(upstream.result)}`);
   console.log('  figure                                   ours     upstream   upstream/ours');
   const rows: [string, (f: NodeFigures) => number, string][] = [
@@ -106,8 +108,9 @@ if (part === 'upstream-5') {
   for (const [name, pick, unit] of rows) {
     const [o, u] = [pick(ours), pick(upstream)];
     console.log(`  ${`${name}${unit ? ` (${unit})` : ''}`.padEnd(38)} ${o.toFixed(1).padStart(8)} ${u.toFixed(1).padStart(12)} ${(u / o).toFixed(2).padStart(15)}`);
-    figure(`${name}, ours`, o, unit);
-    figure(`${name}, upstream`, u, unit);
+    const mode = together ? ', tasks together' : '';
+    figure(`${name}${mode}, ours`, o, unit);
+    figure(`${name}${mode}, upstream`, u, unit);
   }
   if (ours.redis) console.log(`  our Redis pod apart: ${ours.redis.cpuSeconds.toFixed(1)} CPU s, peak RSS ${ours.redis.peakRssMb.toFixed(1)} MB; with it, our CPU ${(ours.node.cpuSeconds + ours.redis.cpuSeconds).toFixed(1)} s (upstream/ours ${(upstream.node.cpuSeconds / (ours.node.cpuSeconds + ours.redis.cpuSeconds)).toFixed(2)})`);
   for (const [name, f] of [['ours', ours], ['upstream', upstream]] as const) {

@@ -5,6 +5,9 @@
 // before has finished. One at a time because upstream's node reports only the last of the Jobs it
 // finds finished in one poll (the others' results would be lost; README beside the test), so runs
 // in parallel could leave its figures to that race; one at a time, both nodes do the same work.
+// With `together` every task is created at once instead, as a researcher's burst of work arrives:
+// what each node makes of a queue, and whether upstream loses any; a run not finished by the
+// deadline counts as not completed and its node's wall time is that of the runs that finished.
 //
 // For each node: the wall time of the runs (the first task created → the last run's finished_at at HQ),
 // the Kubernetes API requests its service accounts made (kube-api-relay.ts), and the CPU seconds
@@ -31,6 +34,8 @@ export interface PodFigures {
 
 export interface NodeFigures {
   runs: number;
+  /** Whether the runs' tasks were created all at once rather than each after the one before finished. */
+  together: boolean;
   completed: number;
   /** The first run's result, decoded. */
   result: unknown;
@@ -63,13 +68,17 @@ function researcherOf(beside: Beside): () => Promise<HqClient> {
   };
 }
 
-async function finished(researcher: () => Promise<HqClient>, taskId: number): Promise<RunJson[]> {
+/** The task's runs once all have finished, or as they are at `deadline`. */
+async function finished(researcher: () => Promise<HqClient>, taskId: number, deadline = Infinity): Promise<RunJson[]> {
   for (;;) {
     const runs = await runsOf(await researcher(), taskId);
-    if (runs.length > 0 && runs.every((r) => r.finished_at !== null)) return runs;
+    if ((runs.length > 0 && runs.every((r) => r.finished_at !== null)) || Date.now() > deadline) return runs;
     await sleep(POLL_MS);
   }
 }
+
+/** How long `together` waits for the runs after the last task was created: far beyond either node's pace here. */
+const togetherDeadlineMs = (runs: number) => Math.max(300_000, runs * 8_000);
 
 const podUid = async (namespace: string, pod: string) => (await kubectl(['get', 'pod', pod, '-n', namespace, '-o', 'jsonpath={.metadata.uid}'])).trim();
 
@@ -116,7 +125,7 @@ interface Measured {
 }
 
 /** The session and its extraction at the node's organization, then the runs one after the other. */
-async function measure(beside: Beside, node: HubNode, measured: Measured, runs: number, relay: Awaited<ReturnType<typeof startKubeApiRelay>>): Promise<NodeFigures> {
+async function measure(beside: Beside, node: HubNode, measured: Measured, runs: number, together: boolean, relay: Awaited<ReturnType<typeof startKubeApiRelay>>): Promise<NodeFigures> {
   const researcher = researcherOf(beside);
   const image = beside.world.images.algorithms.session!;
   const organizations = [{ id: node.organization_id, arguments: base64Json({}) }];
@@ -135,7 +144,7 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
   const done: RunJson[] = [];
   /** When each task was created, by this process's clock: HQ 5.0.3's task created_at and run assigned_at are its own start time (their column default is evaluated once, at import). */
   const createdAt: number[] = [];
-  let firstTask: number | undefined;
+  const tasks: number[] = [];
   for (let i = 0; i < runs; i++) {
     createdAt.push(Date.now());
     const task = await (await researcher()).request<{ id: number }>('POST', 'task', {
@@ -148,27 +157,34 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
       organizations: [{ id: node.organization_id, arguments: base64Json({ column: 'age' }) }],
       databases: [[{ dataframe_id: dataframe.id, type: 'dataframe' }]],
     });
-    firstTask ??= task.id;
-    done.push(...(await finished(researcher, task.id)));
+    tasks.push(task.id);
+    if (!together) done.push(...(await finished(researcher, task.id)));
+  }
+  if (together) {
+    const deadline = Date.now() + togetherDeadlineMs(runs);
+    for (const task of tasks) done.push(...(await finished(researcher, task, deadline)));
   }
   const figures = await watching.stop();
   const redis = await redisWatching?.stop();
   const after = userRequests(relay.counts(), measured.namespace);
   const client = await researcher();
-  const detail = [];
-  for (const r of done) detail.push(await client.request<{ started_at: string; finished_at: string }>('GET', `run/${r.id}`));
+  const detail: { created: number; started_at: string; finished_at: string }[] = [];
+  for (const [i, r] of done.entries()) {
+    if (r.finished_at !== null) detail.push({ created: createdAt[i]!, ...(await client.request<{ started_at: string; finished_at: string }>('GET', `run/${r.id}`)) });
+  }
   // The nodes stamp started_at and finished_at in UTC, by the same host's clock as this process; HQ answers them without a zone.
   const at = (stamp: string) => Date.parse(/(Z|[+-]\d\d:\d\d)$/.test(stamp) ? stamp : `${stamp}Z`);
   const seconds = (from: number, to: string) => (at(to) - from) / 1000;
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  const [first] = await resultsOf(client, firstTask!);
+  const [first] = await resultsOf(client, tasks[0]!);
   return {
     runs,
+    together,
     completed: done.filter((r) => r.status === 'completed').length,
     result: first ?? null,
-    wallSeconds: seconds(createdAt[0]!, detail.at(-1)!.finished_at),
-    runToStartedSeconds: median(detail.map((d, i) => seconds(createdAt[i]!, d.started_at))),
-    runToFinishedSeconds: median(detail.map((d, i) => seconds(createdAt[i]!, d.finished_at))),
+    wallSeconds: Math.max(...detail.map((d) => seconds(createdAt[0]!, d.finished_at))),
+    runToStartedSeconds: median(detail.map((d) => seconds(d.created, d.started_at))),
+    runToFinishedSeconds: median(detail.map((d) => seconds(d.created, d.finished_at))),
     apiRequests: after.total - before.total,
     apiByVerb: [...after.byVerb].map(([verb, n]): [string, number] => [verb, n - (before.byVerb.get(verb) ?? 0)]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]),
     node: figures,
@@ -177,7 +193,7 @@ async function measure(beside: Beside, node: HubNode, measured: Measured, runs: 
 }
 
 /** Installs both kinds of node against one hub, with their Kubernetes API through the relay, and measures each. */
-export async function benchBesideUpstream(runs: number): Promise<{ ours: NodeFigures; upstream: NodeFigures }> {
+export async function benchBesideUpstream(runs: number, together = false): Promise<{ ours: NodeFigures; upstream: NodeFigures }> {
   const relay = await startKubeApiRelay();
   const apiEnv = { KUBERNETES_SERVICE_HOST: relay.host, KUBERNETES_SERVICE_PORT: String(relay.port) };
   let beside: Beside | undefined;
@@ -202,11 +218,11 @@ export async function benchBesideUpstream(runs: number): Promise<{ ours: NodeFig
       namespace: site.namespace,
       node: await podCgroup(await podUid(site.namespace, await site.nodePod())),
       redis: await podCgroup(await podUid(site.namespace, await podOf(site.namespace, site.release, 'redis'))),
-    }, runs, relay);
+    }, runs, together, relay);
     const upstreamFigures = await measure(beside, upstream, {
       namespace: upstreamNode.namespace,
       node: await podCgroup(await podUid(upstreamNode.namespace, await upstreamNode.pod())),
-    }, runs, relay);
+    }, runs, together, relay);
     return { ours: oursFigures, upstream: upstreamFigures };
   } finally {
     await beside?.close();
