@@ -57,7 +57,7 @@ export class DataframeDeletion {
           this.logger.info({ sessionId, dataframes: names }, 'The hub has no such session any more; deleted its folder');
           continue;
         }
-        for (const name of names.filter((held) => !listed.includes(held))) await this.delete(sessionId, name);
+        for (const name of names.filter((name) => !listed.includes(name))) await this.delete(sessionId, name);
       } catch (error) {
         this.logger.warn({ err: error, sessionId }, 'could not compare the session\'s dataframes with the hub; the next sync tries again');
       }

@@ -111,18 +111,19 @@ export class SessionFiles {
     return existed;
   }
 
-  /** Deletes the session's folder and every dataframe in it; false when there was none. */
-  async removeSession(sessionId: number): Promise<boolean> {
-    const path = agentSessionFolder(this.mountPath, sessionId);
-    const existed = (await lstat(path).catch(() => undefined)) !== undefined;
-    await rm(path, { recursive: true, force: true });
-    return existed;
+  /** Deletes the session's folder and every dataframe in it. */
+  async removeSession(sessionId: number): Promise<void> {
+    await rm(agentSessionFolder(this.mountPath, sessionId), { recursive: true, force: true });
   }
 
   /** The dataframes this node holds, by session (copies being stored are not dataframes yet). */
   async held(): Promise<Map<number, string[]>> {
     const held = new Map<number, string[]>();
-    const folders = await readdir(agentSessionsRoot(this.mountPath), { withFileTypes: true }).catch(() => []);
+    // No sessions folder is no sessions (a new node); any other failure is the caller's to report.
+    const folders = await readdir(agentSessionsRoot(this.mountPath), { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
     for (const folder of folders) {
       const sessionId = sessionIdOfFolder(folder.name);
       if (!folder.isDirectory() || sessionId === undefined) continue;
