@@ -112,14 +112,25 @@ const condition = (object: unknown, type: string) =>
 const waitingReason = (pod: unknown) =>
   (pod as { status?: { containerStatuses?: { state?: { waiting?: { reason?: string } } }[] } }).status?.containerStatuses?.[0]?.state?.waiting?.reason;
 
-/** The waiting reasons, phases and event types a pod watch showed, each run of repeats once. */
+/**
+ * Steps a kubelet writes or not depending on its timing: its status manager writes the latest
+ * status, so one that is overtaken before the write is never seen. A real cluster under load
+ * showed a pod go from scheduled straight to running (no `ContainerCreating`); the phase can
+ * likewise catch up with a terminated container in the same write.
+ */
+const COALESCIBLE = [/ Pending waiting:ContainerCreating$/, / Running terminated:/];
+
+/**
+ * The waiting reasons, phases and event types a pod watch showed, each run of repeats once,
+ * without the steps a watch may or may not see (COALESCIBLE).
+ */
 function lifeOf(events: Json[]): string[] {
   const steps = events.map((event) => {
     const pod = event.object as { status?: { phase?: string; containerStatuses?: { state?: Record<string, { reason?: string }> }[] } };
     const state = pod.status?.containerStatuses?.[0]?.state ?? {};
     const [which, detail] = Object.entries(state)[0] ?? ['none', {}];
     return `${String(event.type)} ${pod.status?.phase ?? '-'} ${which}${detail.reason === undefined ? '' : `:${detail.reason}`}`;
-  });
+  }).filter((step) => !COALESCIBLE.some((pattern) => pattern.test(step)));
   return steps.filter((step, i) => step !== steps[i - 1]);
 }
 
