@@ -300,6 +300,67 @@ test('a vantage6 5.0.3 node config.yml is accepted as is: its keys mean what the
   t.deepEqual(problems(`${typo}\n${OWN_SECTIONS}`, V5_ENV), ['task_namepsace: unknown key']);
 });
 
+// What vantage6 5's node chart gives its node instead of databases in config.yml (vantage6-node
+// 5.0.3 k8s/container_manager.py `_get_database_metadata`: its docstring's example, and a label with a -).
+const V5_DATABASE_ENV = {
+  DATABASE_LABELS: 'db1, omop-cdm',
+  DATABASE_DB1_URI: 'postgresql://user:password@db1.data.svc:5432/db',
+  DATABASE_DB1_TYPE: 'sql',
+  DATABASE_DB1_SOME_OTHER_KEY: 'some_other_value',
+  DATABASE_OMOP_CDM_URI: 'http://10.42.3.9:8080/patients.csv',
+  DATABASE_OMOP_CDM_TYPE: 'csv',
+};
+
+test("vantage6 5's DATABASE_* variables are the node's databases, as upstream's node reads them", async (t) => {
+  const upstream = await readFile(V5_CONFIG, 'utf8');
+  const { config } = parseConfig(`${upstream}\n${OWN_SECTIONS}`, { ...V5_ENV, ...V5_DATABASE_ENV });
+  t.deepEqual(config.databases, [
+    { label: 'db1', type: 'sql', uri: 'postgresql://user:password@db1.data.svc:5432/db', env: { SOME_OTHER_KEY: 'some_other_value' } },
+    { label: 'omop-cdm', type: 'csv', uri: 'http://10.42.3.9:8080/patients.csv' },
+  ]);
+  const logged = JSON.stringify(redactedConfig(config).databases);
+  for (const secret of ['password', 'some_other_value']) t.false(logged.includes(secret), secret);
+
+  // Labels db and db_x: DATABASE_DB_X_URI belongs to db_x, not to db as a parameter X_URI.
+  const overlapping = parseConfig(minimal({ hq_url: 'https://hq.example.org', server_url: undefined, api_key: 's', name: 'n', keycloak: { url: 'https://kc.example.org' } }), {
+    DATABASE_LABELS: 'db,db_x',
+    DATABASE_DB_URI: 'postgresql://a/db',
+    DATABASE_DB_TYPE: 'sql',
+    DATABASE_DB_X_URI: 'postgresql://b/db',
+    DATABASE_DB_X_TYPE: 'sql',
+  }).config;
+  t.deepEqual(overlapping.databases, [{ label: 'db', type: 'sql', uri: 'postgresql://a/db' }, { label: 'db_x', type: 'sql', uri: 'postgresql://b/db' }]);
+  t.deepEqual(parseConfig(minimal({ databases: [] }), { DATABASE_LABELS: 'x', DATABASE_X_URI: 'postgresql://a/x', DATABASE_X_TYPE: 'sql' }).config.databases.map((db) => db.label), ['x'], 'the chart\'s databases: [] gives way');
+});
+
+test('a wrong DATABASE_* variable is named, not its value; a file database on the host is refused with what to do instead', async (t) => {
+  const upstream = await readFile(V5_CONFIG, 'utf8');
+  const found = problems(`${upstream}\n${OWN_SECTIONS}`, {
+    ...V5_ENV,
+    DATABASE_LABELS: 'default,omop,x',
+    // upstream's fileBased database: a path on the host, which its node mounts by hostPath.
+    DATABASE_DEFAULT_URI: '/data/patients.csv',
+    DATABASE_DEFAULT_TYPE: 'csv',
+    DATABASE_OMOP_URI: 'postgresql://reader:Secr3tPassw0rd@omop/omop',
+    DATABASE_OMOP_TYPE: 'postgres',
+    'DATABASE_X_BAD KEY': 'Secr3tPassw0rd',
+  });
+  t.deepEqual(
+    found.map((p) => p.slice(0, p.indexOf(': '))),
+    ['databases[0].uri (from DATABASE_DEFAULT_URI)', 'databases[1].type (from DATABASE_OMOP_TYPE)', 'databases[2].type (from DATABASE_X_TYPE)', 'databases[2].uri (from DATABASE_X_URI)', 'databases[2].env.BAD KEY (from DATABASE_X_BAD KEY)'],
+  );
+  t.regex(found[0]!, /host.*volume\.claim_name/);
+  t.regex(found[3]!, /required$/);
+  for (const problem of found) t.false(problem.includes('Secr3tPassw0rd'), problem);
+  t.deepEqual(
+    problems(minimal({ databases: [{ label: 'a', type: 'sql', uri: 'postgresql://a/a' }] }), { DATABASE_LABELS: 'b' }),
+    ['databases: given in the file and by DATABASE_LABELS; give them in one place'],
+  );
+  t.deepEqual(problems(minimal({ databases: [{ label: 'omop-cdm', type: 'sql', uri: 'postgresql://a/a' }] })), [
+    'databases[0].label: must be usable in environment variable names on a vantage6 4.x node (letters, digits and _, not starting with a digit)',
+  ]);
+});
+
 test('vantage6 5\'s production is isolation.allow_unenforced negated; V6_ISOLATION_ALLOW_UNENFORCED still wins', (t) => {
   const allows = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => parseConfig(minimal(extra), env).config.isolation.allow_unenforced;
   t.false(allows({ production: true }));

@@ -7,6 +7,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { isValidEnvName } from './protocol/env.js';
 import { isAlgorithmEnvName } from './kube/env-names.js';
+import { DATABASE_LABELS, databaseEnvLabel, databasesFromEnv } from './database-env.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors and warnings
@@ -125,8 +126,9 @@ const databaseTypes = ['csv', 'parquet', 'sql', 'sparql', 'excel', 'other'] as c
 
 const databaseSchema = z
   .strictObject({
-    label: nonEmpty.refine((label) => isValidEnvName(`${label.toUpperCase()}_DATABASE_URI`), {
-      error: 'must be usable in environment variable names (letters, digits and _, not starting with a digit)',
+    // 5 hubs allow a -, which their DATABASE_<L>_* variables write as _; a 4.x node's rule is in configSchema.
+    label: nonEmpty.refine((label) => isValidEnvName(`DATABASE_${databaseEnvLabel(label)}_URI`), {
+      error: 'must be letters, digits, _ and - only',
     }),
     type: z.enum(databaseTypes, { error: expected(`one of ${databaseTypes.join(', ')}`) }),
     uri: nonEmpty,
@@ -151,18 +153,24 @@ const databaseSchema = z
     path: ['uri'],
     error: 'with a volume, expected a relative path inside the volume (no leading / and no ..)',
     when: (payload) => isMapping(payload.value) && typeof payload.value.uri === 'string',
+  })
+  // vantage6 bind-mounts such a path from the host; algorithm pods get no host paths.
+  .refine((db) => db.volume !== undefined || !posix.isAbsolute(db.uri), {
+    path: ['uri'],
+    error: "is a path on a host, which algorithm pods cannot see (v6-node mounts no host paths): put the file on a PersistentVolumeClaim and give volume.claim_name, with uri the file's path inside that claim",
+    when: (payload) => isMapping(payload.value) && typeof payload.value.uri === 'string',
   });
 
-/** Labels are unique as the environment sees them: upper-cased. Checked even when an entry has other problems. */
+/** Labels are unique as the environment sees them (`databaseEnvLabel`). Checked even when an entry has other problems. */
 const databasesSchema = z
   .array(databaseSchema, { error: expected('a list of databases') })
   .superRefine((databases, ctx) => {
     const seen = new Set<string>();
     databases.forEach((db: unknown, i) => {
       if (!isMapping(db) || typeof db.label !== 'string') return;
-      const upper = db.label.toUpperCase();
-      if (seen.has(upper)) ctx.addIssue({ code: 'custom', path: [i, 'label'], message: 'is used by another database (labels are compared upper-cased)' });
-      seen.add(upper);
+      const envLabel = databaseEnvLabel(db.label);
+      if (seen.has(envLabel)) ctx.addIssue({ code: 'custom', path: [i, 'label'], message: 'is used by another database (labels are compared upper-cased, - as _)' });
+      seen.add(envLabel);
     });
   }, { when: (payload) => Array.isArray(payload.value) })
   .default([]);
@@ -415,6 +423,10 @@ const configSchema = z
       });
     }
     c.databases.forEach((db, i) => {
+      // A 4.x node gives algorithms <LABEL>_DATABASE_URI (vantage6 4's env contract).
+      if (protocolOf(c) === 4 && !isValidEnvName(`${db.label.toUpperCase()}_DATABASE_URI`)) {
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'label'], message: 'must be usable in environment variable names on a vantage6 4.x node (letters, digits and _, not starting with a digit)' });
+      }
       if (db.volume?.claim_name === c.kubernetes.task_volume.claim_name) {
         ctx.addIssue({ code: 'custom', path: ['databases', i, 'volume', 'claim_name'], message: 'must not be the task volume claim' });
       }
@@ -567,6 +579,20 @@ function productionAsAllowUnenforced(data: Record<string, unknown>): { data: Rec
   return { data: rest, problems };
 }
 
+/**
+ * `databases` from vantage6 5's `DATABASE_*` variables (database-env.ts) when `DATABASE_LABELS`
+ * lists any, their sources added to `fromEnv`; the file must then list none of its own (the chart
+ * writes `databases: []` when its values have none). Returns a copy of `data`.
+ */
+function databasesFromEnvironment(data: Record<string, unknown>, env: NodeJS.ProcessEnv, fromEnv: Map<string, string>): { data: Record<string, unknown>; problems: string[] } {
+  const given = databasesFromEnv(env);
+  if (given === undefined) return { data, problems: [] };
+  const inFile = data.databases !== undefined && !(Array.isArray(data.databases) && data.databases.length === 0);
+  if (inFile) return { data, problems: [`databases: given in the file and by ${DATABASE_LABELS}; give them in one place`] };
+  for (const [path, name] of given.sources) fromEnv.set(path, name);
+  return { data: { ...data, databases: given.databases }, problems: [] };
+}
+
 /** vantage6 compares ids as strings, so a number in these lists never matches (spec A9). */
 function numericIdWarnings(policies: PoliciesConfig): string[] {
   return (['allowed_organizations', 'allowed_users'] as const).flatMap((key) =>
@@ -600,9 +626,11 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv, source = '
 
   const { data: kept, warnings } = dropIgnoredKeys(raw);
   const { data, problems: moved } = productionAsAllowUnenforced(kept);
-  const { data: withEnv, fromEnv } = applyEnvOverrides(data, env);
+  const { data: overridden, fromEnv } = applyEnvOverrides(data, env);
+  const { data: withEnv, problems: twice } = databasesFromEnvironment(overridden, env, fromEnv);
   const result = configSchema.safeParse(withEnv, { error: genericError });
-  if (!result.success || moved.length > 0) throw new ConfigError(source, [...moved, ...(result.success ? [] : problemsOf(result.error, fromEnv))]);
+  const problems = [...moved, ...twice, ...(result.success ? [] : problemsOf(result.error, fromEnv))];
+  if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   return { config: result.data, warnings: [...warnings, ...numericIdWarnings(result.data.policies)] };
 }
 
