@@ -169,6 +169,12 @@ test('reachability of a vantage6 5 node (ci/hub-values.yaml): as intended', asyn
   t.deepEqual(governed(await matrixOf('hub-values.yaml')), INTENDED);
 });
 
+test('reachability of a vantage6 5 node with networkPolicy.dataExtractionEgress: its data_extraction runs reach that database, and only they; preprocessing runs still reach nothing', async (t) => {
+  const rule = 'networkPolicy.dataExtractionEgress[0]';
+  const matrix = await matrixOf('hub-values.yaml', [`${rule}.to[0].ipBlock.cidr=10.42.3.9/32`, `${rule}.ports[0].port=5432`]);
+  t.deepEqual(governed(matrix), { ...INTENDED, [`${ofAction('data_extraction')} -> data-db`]: ['5432/TCP'] });
+});
+
 test('reachability with extra egress: the node reaches its HTTP proxy, algorithms one data service (not those of data_extraction or preprocessing runs), nothing more', async (t) => {
   const matrix = await matrixOf('extra-egress-values.yaml');
   t.deepEqual(governed(matrix), {
