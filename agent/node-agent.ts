@@ -13,6 +13,7 @@ import { ProxyAddress } from './cluster/proxy-address.js';
 import { RunObjects } from './cluster/run-objects.js';
 import { ConfigError, protocolOf, serverUrlOf, type Config } from './config.js';
 import { encryptionHandshake } from './encryption-handshake.js';
+import { isolationGateFor } from './isolation/gate.js';
 import { IsolationMonitor } from './isolation/monitor.js';
 import { IsolationProbe } from './isolation/probe.js';
 import { AgentError, ServerResponseError } from './errors.js';
@@ -237,6 +238,7 @@ export class NodeAgent {
         files: new RunFiles(config.kubernetes.task_volume.mount_path, config.kubernetes.run.fs_group),
         sessions,
         proxyAddress,
+        isolationGate: isolationGateFor(config, kubeConfig.getCurrentCluster()?.server),
         capacity,
         cryptor,
         events,

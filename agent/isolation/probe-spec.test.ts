@@ -53,6 +53,7 @@ test('the probe Job: deterministic name, the algorithm pod labels, and the harde
     node: { id: 7, organizationId: 1, collaborationId: 1, name: 'n' },
     token: 't',
     proxyUrl: 'http://10.43.0.12',
+    isolationGate: undefined,
     config: cfg,
   }).job;
   for (const key of ['vantage6.ai/role', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/component', 'vantage6.ai/node-id']) {

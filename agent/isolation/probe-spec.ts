@@ -6,7 +6,8 @@ import type { V1Affinity, V1Job } from '@kubernetes/client-node';
 import type { Config, ProtocolVersion } from '../config.js';
 import { LabelKey, nodeLabels, ROLE_ALGORITHM } from '../kube/names.js';
 import { SCRATCH_MOUNT } from '../kube/paths.js';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../kube/hardening.js';
+import { restrictedPodSecurityContext } from '../kube/hardening.js';
+import { CONNECT_FUNCTION, scriptContainer } from './script-container.js';
 import { ProbeExit, type ProbeKind } from './verdict.js';
 
 /** A TCP destination the probe connects to. */
@@ -67,9 +68,14 @@ export function describeTarget(target: ProbeTarget): string {
  * address algorithms are given (`proxyUrl`, resolved by the agent: algorithm pods have no DNS).
  */
 export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubernetesApiServer: string | undefined, proxyUrl: string): ProbeTargets | undefined {
+  const forbidden = forbiddenTarget(config, kubernetesApiServer);
+  return forbidden === undefined ? undefined : { forbidden, proxy: { host: targetOf(proxyUrl).host, port: config.proxy.port } };
+}
+
+/** `isolation.forbidden_url`, else the Kubernetes API server; undefined when neither is a URL. */
+export function forbiddenTarget(config: Pick<Config, 'isolation'>, kubernetesApiServer: string | undefined): ProbeTarget | undefined {
   const forbidden = config.isolation.forbidden_url ?? kubernetesApiServer;
-  if (forbidden === undefined || !URL.canParse(forbidden)) return undefined;
-  return { forbidden: targetOf(forbidden), proxy: { host: targetOf(proxyUrl).host, port: config.proxy.port } };
+  return forbidden === undefined || !URL.canParse(forbidden) ? undefined : targetOf(forbidden);
 }
 
 /**
@@ -77,27 +83,20 @@ export function probeTargets(config: Pick<Config, 'isolation' | 'proxy'>, kubern
  * or `V6_PROBE_PROXY_WAIT_MS` (`isolation.proxy_wait_seconds`) passes, each attempt at most the
  * timeout, then the forbidden destination once. The wait is longer than one connect because right
  * after an install the proxy sidecar may still be starting, and the network plugin programs a new
- * pod's allow rules some time after the pod starts (its default deny holds at once): on the real
- * test cluster a 10 s budget ran out and held the first task back a whole `retry_seconds`. It
+ * pod's rules some time after the pod starts: on the real test cluster a 10 s budget ran out and
+ * held the first task back a whole `retry_seconds`. (Before its rules are programmed, a pod
+ * reaches anything there, for well under a second: a probe that got through then errs on the
+ * safe side, not-enforced, and the next probe decides; runs have the isolation gate, gate.ts.) It
  * costs nothing when the proxy answers: the probe stops trying then. `V6_PROBE_PROXY` says whether
  * the proxy must answer (`reachable`) or must not (`unreachable`, an offline action). Exit 10: the
  * forbidden destination accepted the connection; 11: the proxy never did, and must; 12: the proxy
  * did, and must not; 0: isolated. One JSON line on stdout says what it saw.
  */
 export const PROBE_SCRIPT = `
-const net = require('node:net');
+${CONNECT_FUNCTION}
 const env = process.env;
 const timeoutMs = Number(env.V6_PROBE_TIMEOUT_MS);
 const proxyWaitMs = Math.max(timeoutMs, Number(env.V6_PROBE_PROXY_WAIT_MS || 0));
-function connect(host, port, ms) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port: Number(port) });
-    const done = (result) => { clearTimeout(timer); socket.destroy(); resolve(result); };
-    const timer = setTimeout(() => done('timeout'), ms);
-    socket.once('connect', () => done('connected'));
-    socket.once('error', (error) => done(error.code || error.message));
-  });
-}
 (async () => {
   const deadline = Date.now() + proxyWaitMs;
   let proxy = 'timeout';
@@ -166,23 +165,16 @@ export function buildProbeJob(input: ProbeSpecInput): V1Job {
           securityContext: restrictedPodSecurityContext(k8s.run),
           containers: [
             {
-              name: PROBE_CONTAINER,
-              image: input.image,
-              imagePullPolicy: 'IfNotPresent',
-              command: ['node', '-e', PROBE_SCRIPT],
-              env: [
-                { name: 'V6_PROBE_FORBIDDEN_HOST', value: targets.forbidden.host },
-                { name: 'V6_PROBE_FORBIDDEN_PORT', value: String(targets.forbidden.port) },
-                { name: 'V6_PROBE_PROXY_HOST', value: targets.proxy.host },
-                { name: 'V6_PROBE_PROXY_PORT', value: String(targets.proxy.port) },
-                { name: 'V6_PROBE_PROXY', value: kind.proxy },
-                { name: 'V6_PROBE_TIMEOUT_MS', value: String(timeoutSeconds * 1000) },
+              ...scriptContainer(PROBE_CONTAINER, input.image, PROBE_SCRIPT, {
+                V6_PROBE_FORBIDDEN_HOST: targets.forbidden.host,
+                V6_PROBE_FORBIDDEN_PORT: String(targets.forbidden.port),
+                V6_PROBE_PROXY_HOST: targets.proxy.host,
+                V6_PROBE_PROXY_PORT: String(targets.proxy.port),
+                V6_PROBE_PROXY: kind.proxy,
+                V6_PROBE_TIMEOUT_MS: String(timeoutSeconds * 1000),
                 // A proxy that must not answer is tried for one timeout (the script's least): no allow rule to wait for.
-                { name: 'V6_PROBE_PROXY_WAIT_MS', value: String(kind.proxy === 'reachable' ? config.isolation.proxy_wait_seconds * 1000 : 0) },
-              ],
-              resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
-              terminationMessagePolicy: 'FallbackToLogsOnError',
-              securityContext: restrictedContainerSecurityContext(),
+                V6_PROBE_PROXY_WAIT_MS: String(kind.proxy === 'reachable' ? config.isolation.proxy_wait_seconds * 1000 : 0),
+              }),
               volumeMounts: [{ name: 'scratch', mountPath: SCRATCH_MOUNT }],
             },
           ],

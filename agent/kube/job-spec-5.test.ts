@@ -44,6 +44,7 @@ function build(action: Action, databases: ServerTaskDatabase[] = DATAFRAMES, tok
     node: { id: 5, organizationId: 2, collaborationId: 1, name: 'hospital-a' },
     token,
     proxyUrl: 'http://10.43.0.12',
+    isolationGate: undefined,
     config,
   };
   return buildRunObjects(input);

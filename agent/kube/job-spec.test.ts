@@ -7,6 +7,7 @@ import { parseConfig, type Config } from '../config.js';
 import { decodeEnvValue, encodeEnvValue } from '../protocol/env.js';
 import { AlgorithmEnvError, OwnerUidMissingError } from './errors.js';
 import { buildRunObjects, imageOverrideFor, secretOwnedBy, type RunSpecInput } from './job-spec.js';
+import { GATE_CONTAINER, type IsolationGate } from '../isolation/gate.js';
 
 const IMAGE = 'harbor2.vantage6.ai/demo/average:1.2';
 
@@ -36,6 +37,7 @@ function input(overrides: Partial<RunSpecInput> = {}, run: Partial<RunSpecInput[
     node: { id: 7, organizationId: 3, collaborationId: 2, name: 'hospital-a' },
     token: 'eyJhbGciOiJIUzI1NiJ9.container.token',
     proxyUrl: 'http://10.43.0.12',
+    isolationGate: undefined,
     config: config(),
     ...overrides,
   };
@@ -274,4 +276,12 @@ test('secretOwnedBy makes the created Job the owner of the Secret', (t) => {
   t.is(secret.metadata!.ownerReferences, undefined, 'the input is not changed');
   t.notThrows(() => new Secret(owned as ConstructorParameters<typeof Secret>[0]).validate());
   t.throws(() => secretOwnedBy(secret, job), { instanceOf: OwnerUidMissingError, message: /v6-node-7-run-1234 has no uid/ });
+});
+
+test('with the isolation gate the algorithm starts after it, in the same pod; its image pull Secret is added', (t) => {
+  const gate: IsolationGate = { image: 'v6-node:0.1.0', forbidden: { host: '10.43.0.1', port: 443 }, imagePullSecrets: ['node-registry', 'regcred'] };
+  const spec = podSpec(buildRunObjects(input({ isolationGate: gate, config: config({}, { image_pull_secrets: ['regcred'] }) })).job);
+  t.deepEqual(spec.initContainers?.map((c) => [c.name, c.image]), [[GATE_CONTAINER, 'v6-node:0.1.0']]);
+  t.deepEqual(spec.imagePullSecrets, [{ name: 'regcred' }, { name: 'node-registry' }]);
+  t.is(podSpec(buildRunObjects(input()).job).initContainers, undefined, 'no gate, no init container');
 });

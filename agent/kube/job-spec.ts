@@ -3,6 +3,7 @@
 // environment values (credentials stay out of the Job, which more may read). Pure: run, node and
 // config in, objects out; the agent creates them (Job first, then the Secret owned by it).
 import type { V1Affinity, V1Job, V1ObjectMeta, V1ResourceRequirements, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { gateContainer, type IsolationGate } from '../isolation/gate.js';
 import type { Config, ImageOverride, ResourceRequirements } from '../config.js';
 import type { Action } from '../protocol/actions.js';
 import { matchesAllowedImage } from '../protocol/policy.js';
@@ -31,6 +32,8 @@ export interface RunSpecInput {
   token: string | undefined;
   /** The proxy as algorithms reach it, by address (`ProxyAddress`). */
   proxyUrl: string;
+  /** The init container that holds the algorithm back until the pod is isolated (`isolationGateFor`). */
+  isolationGate: IsolationGate | undefined;
   config: Pick<Config, 'kubernetes' | 'policies' | 'databases' | 'algorithm_env' | 'proxy'>;
 }
 
@@ -180,6 +183,8 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
   const metadata = (): V1ObjectMeta => ({ name, namespace: k8s.namespace, labels: runLabels(node.id, run) });
   const databases = databaseVolumes(mountedDatabases(input));
   const contract = run.v5 === undefined ? contract4(input, name) : contract5(input, name, run.v5);
+  const gate = input.isolationGate;
+  const pullSecrets = [...new Set([...k8s.image_pull_secrets, ...(gate?.imagePullSecrets ?? [])])];
 
   const secret: V1Secret = {
     apiVersion: 'v1',
@@ -211,9 +216,10 @@ export function buildRunObjects(input: RunSpecInput): RunObjects {
           ...(k8s.task_volume.access_mode === 'ReadWriteOnce' && k8s.node_name !== undefined
             ? { affinity: pinnedTo(k8s.node_name) }
             : {}),
-          ...(k8s.image_pull_secrets.length === 0 ? {} : { imagePullSecrets: k8s.image_pull_secrets.map((secretName) => ({ name: secretName })) }),
+          ...(pullSecrets.length === 0 ? {} : { imagePullSecrets: pullSecrets.map((secretName) => ({ name: secretName })) }),
           // fsGroup makes the task volume's files writable for the algorithm's user.
           securityContext: { ...restrictedPodSecurityContext(k8s.run), fsGroup: k8s.run.fs_group, fsGroupChangePolicy: 'OnRootMismatch' },
+          ...(gate === undefined ? {} : { initContainers: [gateContainer(gate)] }),
           containers: [
             {
               name: ALGORITHM_CONTAINER,

@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { V1ContainerState, V1Job, V1JobCondition, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import { RunStatus } from '../protocol/run-status.js';
+import { GATE_CONTAINER } from '../isolation/gate.js';
 import { observedRunStatus } from './observed-status.js';
 
 function job(conditions: V1JobCondition[] = [], activeDeadlineSeconds = 3600): V1Job {
@@ -29,6 +30,11 @@ function pod(phase: string | undefined, state?: V1ContainerState, status: Partia
 
 const waiting = (reason?: string): V1ContainerState => ({ waiting: reason === undefined ? {} : { reason, message: 'details' } });
 const terminated = (exitCode: number, reason?: string): V1ContainerState => ({ terminated: { exitCode, ...(reason === undefined ? {} : { reason }) } });
+/** The isolation gate's status, as the pod's only init container. */
+const gate = (state: V1ContainerState): Partial<V1PodStatus> => ({
+  initContainerStatuses: [{ name: GATE_CONTAINER, image: 'v6-node:0.1.0', imageID: '', ready: false, restartCount: 0, state }],
+});
+const GATE_SAID = 'the pod still reached 10.43.0.1:443 60 s after it started: its NetworkPolicies are not in effect, so the algorithm was not started';
 
 interface Row {
   title: string;
@@ -87,6 +93,18 @@ const rows: Row[] = [
   { title: 'Job failed while its pod still looks alive', job: job([condition('Failed', 'BackoffLimitExceeded')]), pods: [pod('Running', { running: {} })], status: RunStatus.Crashed },
   { title: 'a condition that is not True is ignored', job: job([condition('Failed', 'DeadlineExceeded', 'False')]), pods: [pod('Running', { running: {} })], status: RunStatus.Active },
   { title: 'pod Succeeded before the Job is marked Complete', job: job(), pods: [pod('Succeeded')], status: RunStatus.Completed },
+  // the isolation gate (agent/isolation/gate.ts)
+  { title: 'gate running: initializing', job: job(), pods: [pod('Pending', waiting('PodInitializing'), gate({ running: {} }))], status: RunStatus.Initializing },
+  { title: 'gate passed, algorithm running', job: job(), pods: [pod('Running', { running: {} }, gate(terminated(0, 'Completed')))], status: RunStatus.Active },
+  {
+    title: 'gate found the pod not isolated: start failed, in its words',
+    job: job([condition('Failed', 'BackoffLimitExceeded')]),
+    pods: [pod('Failed', waiting('PodInitializing'), gate({ terminated: { exitCode: 1, reason: 'Error', message: `{"noise":1}\n${GATE_SAID}\n` } }))],
+    status: RunStatus.StartFailed,
+    reason: new RegExp(`^Algorithm container was not started: ${GATE_SAID}$`),
+  },
+  { title: 'gate failed without a message', job: job(), pods: [pod('Failed', waiting('PodInitializing'), gate(terminated(137, 'OOMKilled')))], status: RunStatus.StartFailed, reason: /isolation gate exited with code 137 \(OOMKilled\)/ },
+  { title: "gate's image cannot be pulled: start failed, naming isolation.image", job: job(), pods: [pod('Pending', waiting('PodInitializing'), gate(waiting('ImagePullBackOff')))], status: RunStatus.StartFailed, reason: /image v6-node:0\.1\.0, isolation\.image\) cannot start \(ImagePullBackOff\): details/ },
   // Job and pods present or not
   { title: 'Job without a pod yet', job: job(), pods: [], status: RunStatus.Initializing },
   { title: 'no Job', job: undefined, pods: [], status: RunStatus.UnknownError, reason: /Job no longer exists/ },

@@ -4,6 +4,7 @@
 // Job is final at once (backoffLimit is 0), and waiting/terminated reasons are told apart.
 import type { V1ContainerStatus, V1Job, V1JobCondition, V1Pod } from '@kubernetes/client-node';
 import { RunStatus, hasRunFinished } from '../protocol/run-status.js';
+import { GATE_CONTAINER } from '../isolation/gate.js';
 import { ALGORITHM_CONTAINER } from './names.js';
 
 export interface ObservedRunStatus {
@@ -76,7 +77,28 @@ function fromWaiting(container: V1ContainerStatus | undefined, image: string): O
   return observed(RunStatus.UnknownError, `Algorithm container is waiting for an unrecognised reason (${reason})${detail(waiting?.message)}`);
 }
 
+/**
+ * What the isolation gate (agent/isolation/gate.ts) says when it kept the algorithm from starting:
+ * it found the pod not isolated (its sentence, the termination message, says so), or its own
+ * image cannot be pulled or started. Undefined while it runs, once it has passed, or without one.
+ */
+function fromGate(pod: V1Pod): ObservedRunStatus | undefined {
+  const gate = pod.status?.initContainerStatuses?.find((s) => s.name === GATE_CONTAINER);
+  const terminated = gate?.state?.terminated;
+  if (terminated !== undefined && terminated.exitCode !== 0) {
+    const said = terminated.message?.trim().split('\n').at(-1);
+    return observed(RunStatus.StartFailed, `Algorithm container was not started: ${said || `the isolation gate exited with code ${terminated.exitCode}${terminated.reason === undefined ? '' : ` (${terminated.reason})`}`}`);
+  }
+  const waiting = gate?.state?.waiting;
+  if (waiting?.reason !== undefined && [...PULL_ERRORS, ...START_ERRORS].includes(waiting.reason)) {
+    return observed(RunStatus.StartFailed, `Algorithm container was not started: the isolation gate (image ${gate!.image}, isolation.image) cannot start (${waiting.reason})${detail(waiting.message)}`);
+  }
+  return undefined;
+}
+
 function fromPod(pod: V1Pod): ObservedRunStatus {
+  const gate = fromGate(pod);
+  if (gate !== undefined) return gate;
   const container = algorithmContainer(pod);
   const terminated = container === undefined ? undefined : fromTerminated(pod, container);
   const phase = pod.status?.phase;
@@ -112,6 +134,7 @@ function fromPod(pod: V1Pod): ObservedRunStatus {
  * - Job `Complete`/`SuccessCriteriaMet` → `completed`; `Failed`/`FailureTarget` with reason
  *   `DeadlineExceeded` → `failed`; any other failure → what the pod shows when the pod has
  *   terminated (OOM, exit code, eviction), else `crashed`.
+ * - the isolation gate failed (not isolated in time, or its image cannot start) → `start failed`.
  * - otherwise the newest pod: Pending → `initializing` / `non-existing Docker image` / `crashed` /
  *   `unknown error` by waiting reason; Running → `active`; Succeeded → `completed`; Failed →
  *   `crashed` (terminated non-zero, OOMKilled) or `failed` (evicted, no terminated container);

@@ -1,3 +1,4 @@
+import type { IsolationGate } from '../isolation/gate.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RunInformer } from '../cluster/run-informer.js';
@@ -53,6 +54,8 @@ export interface RunContext {
   readonly sessions: SessionFiles;
   /** `proxy.url` resolved to an address: what algorithms get as HOST. */
   readonly proxyAddress: Pick<ProxyAddress, 'url'>;
+  /** What holds each algorithm back until its pod is isolated (agent/isolation/gate.ts); none when isolation is not required. */
+  readonly isolationGate: IsolationGate | undefined;
   readonly capacity: JobCapacity;
   readonly cryptor: Cryptor;
   readonly events: NodeEvents;

@@ -210,6 +210,7 @@ export class Launcher {
       },
       token,
       proxyUrl,
+      isolationGate: ctx.isolationGate,
       config: ctx.config,
     });
   }

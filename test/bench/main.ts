@@ -6,6 +6,7 @@
 // V6_BENCH_IDLE_SECONDS the idle measurement (default 60). V6_BENCH_PART=task-path measures the
 // researcher's wait on the real cluster and on the simulation (V6_BENCH_PATH_RUNS, default 50;
 // `npm run cluster:up` first), with no baseline; it is not part of the default run.
+// V6_BENCH_PATH_GATE=compare measures the real path again without the isolation gate.
 // V6_BENCH_PART=upstream-5 runs our node and upstream's vantage6-node 5.0.3 side by side on the
 // real cluster at the real 5.0 hub (V6_BENCH_UPSTREAM_RUNS runs each, default 100, one after the
 // other) and prints, for each and as ratios upstream/ours, the wall time of the runs, the
@@ -75,6 +76,17 @@ if (part === 'task-path') {
   const runs = Number(process.env.V6_BENCH_PATH_RUNS ?? 50);
   const simulated = await benchSimulatedPath(runs);
   const real = await benchRealPath(runs);
+  if (process.env.V6_BENCH_PATH_GATE === 'compare') {
+    const ungated = await benchRealPath(runs, { gate: false });
+    console.log(`isolation gate on the real cluster (${runs} runs each, p50 from task created; gated / without the gate)`);
+    for (const [phase, pick] of [
+      ['pod running', (f: PathFigures) => f.toRunning],
+      ['run finished at the server', (f: PathFigures) => f.toFinished],
+    ] as const) {
+      const [g, u] = [percentile(pick(real), 50), percentile(pick(ungated), 50)];
+      console.log(`  ${phase.padEnd(28)} ${(g / 1000).toFixed(2)} s / ${(u / 1000).toFixed(2)} s = ${(g / u).toFixed(2)}x (+${((g - u) / 1000).toFixed(2)} s)`);
+    }
+  }
   const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`task path, one task after the other (${runs} runs each; the real vantage6 server 4.15.2)`);
   console.log('  phase (from task created)          real cluster p50 / p95       simulation p50 / p95       real/sim p50');

@@ -67,12 +67,20 @@ async function measureOne(researcher: UserClient, timeline: RunTimeline, figures
 }
 
 /** On the real cluster: Alpha's plain site, the average image's partial function on its CSV. */
-export async function benchRealPath(runs: number): Promise<PathFigures> {
+/**
+ * On the real cluster. `gate: false` installs the sites with `isolation.allowUnenforced`, which
+ * leaves the isolation gate out of the run pods (the probe still finds isolation enforced): what
+ * the gate costs, measured against the same build.
+ */
+export async function benchRealPath(runs: number, options: { gate: boolean } = { gate: true }): Promise<PathFigures> {
   // Imported here: the cluster modules need a kubeconfig when loaded, the other bench parts none.
   const { startNodeWorld } = await import('../cluster/node/world.js');
   const { algorithmImage, ALGORITHM_TOOLS_VERSION } = await import('../cluster/algorithms/algorithm-images.js');
   const { REGISTRY, paths } = await import('../cluster/lib/config.js');
-  const world = await startNodeWorld({ algorithms: { average: algorithmImage('average', `${REGISTRY}/algorithms/average:${ALGORITHM_TOOLS_VERSION}`, false) } });
+  const world = await startNodeWorld({
+    algorithms: { average: algorithmImage('average', `${REGISTRY}/algorithms/average:${ALGORITHM_TOOLS_VERSION}`, false) },
+    ...(options.gate ? {} : { values: () => ({ isolation: { allowUnenforced: true } }) }),
+  });
   try {
     const admin = new KubeConfig();
     admin.loadFromFile(paths.kubeconfig);

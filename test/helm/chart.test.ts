@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { REQUIRED_PERMISSIONS } from '../../agent/cluster/access.js';
 import { apiBaseUrl, parseConfig, protocolOf, type Config } from '../../agent/config.js';
 import { buildRunObjects } from '../../agent/kube/job-spec.js';
+import { isolationGateFor } from '../../agent/isolation/gate.js';
 import { buildProbeJob, probeKinds, probeTargets } from '../../agent/isolation/probe-spec.js';
 import { manifestProblems, unknownFields } from './manifests.js';
 import { restrictedViolations } from './pod-security.js';
@@ -103,9 +104,12 @@ test("the agent's algorithm Jobs, built from the chart's config, are Pod Securit
       node: { id: 7, organizationId: 1, collaborationId: 1, name: 'site-a' },
       token: 'token',
       proxyUrl: 'http://10.43.0.12',
+      isolationGate: isolationGateFor(config, 'https://10.43.0.1:443'),
       config,
     });
     const spec = job.spec!.template.spec!;
+    // The isolation gate is there whenever the probe is on and isolation is required; restricted too.
+    t.is(spec.initContainers?.length ?? 0, config.isolation.probe && !config.isolation.allow_unenforced ? 1 : 0, label(scenario));
     t.deepEqual(restrictedViolations(spec, { readOnlyRootFilesystem: true }), [], label(scenario));
     const claims = spec.volumes!.filter((v) => v.name.startsWith('database-'));
     t.is(claims.length, new Set(config.databases.flatMap((d) => (d.volume ? [d.volume.claim_name] : []))).size);

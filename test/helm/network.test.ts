@@ -35,6 +35,7 @@ function algorithmLabels(objects: K8sObject[], nodeId = 7): Record<string, strin
     node: { id: nodeId, organizationId: 1, collaborationId: 1, name: 'n' },
     token: 't',
     proxyUrl: 'http://10.43.0.12',
+    isolationGate: undefined, // labels only
     config,
   });
   return job.spec!.template.metadata!.labels!;

@@ -245,6 +245,8 @@ export async function runAsAgent(options: AgentPodOptions): Promise<AgentPodResu
     node: NODE,
     token,
     proxyUrl: config.proxy.url,
+    // The algorithm tier runs images, not policies: no NetworkPolicies to wait for.
+    isolationGate: undefined,
     config,
   });
 

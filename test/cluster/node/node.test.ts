@@ -8,11 +8,12 @@ import { waitFor } from '../../agent/run-helpers.js';
 import { COLD_START_MS } from '../../v6-server/server.js';
 import { stopPolicyEnforcement, startPolicyEnforcement } from '../lib/policy-enforcement.js';
 import { API_PORT, KUBERNETES_SERVICE_IP, NODE2_LINK, NODE_IP, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER } from '../lib/config.js';
-import { apply, getJson, kubectl, testNamespace, until, waitForPodPhase } from '../smoke/kube.js';
+import { RESTRICTED_CONTAINER, TEST_IMAGE, apply, getJson, kubectl, testNamespace, until, waitForPodPhase } from '../smoke/kube.js';
 import { algorithmLikePod, computeFor, measureFrom, podEndpoint, startInternet, targetKey } from './reachability.js';
 import { CHART, podOf, waitForReady, type Site } from './site.js';
 import type { Endpoint } from '../../helm/network-policy.js';
 import { LabelKey } from '../../../agent/kube/names.js';
+import { gateContainer } from '../../../agent/isolation/gate.js';
 import { ALGORITHM_TOOLS_VERSION, algorithmImage, type AlgorithmName } from '../algorithms/algorithm-images.js';
 import { AGES, startNodeWorld, type NodeWorld } from './world.js';
 
@@ -131,6 +132,44 @@ test.serial('reachability from a pod labelled as an algorithm, and from one labe
   t.deepEqual(found['data_extraction algorithm'], []);
   // …while a pod no policy holds reaches everything outside the sites' pods.
   t.deepEqual(found.control, ['vantage6 server', 'Kubernetes API (Service)', 'Kubernetes API (endpoint)', 'kubelet', 'registry', 'DNS (UDP)', 'DNS (TCP)', 'internet']);
+});
+
+/** How many pods of each kind the gate test starts. */
+const FIRST_CONNECTS = 4;
+
+test.serial('an algorithm that connects the moment its pod starts: the isolation gate holds it until the pod\'s policies are in effect, so it reaches nothing forbidden', async (t) => {
+  t.timeout(5 * 60_000);
+  const alpha = world.siteOf(world.alpha, false);
+  const labels = { 'vantage6.ai/role': 'algorithm', 'app.kubernetes.io/managed-by': 'v6-node' };
+  const gate = gateContainer({ image: `${world.images.node.repository}@${world.images.node.digest}`, forbidden: { host: KUBERNETES_SERVICE_IP, port: 443 }, imagePullSecrets: ['registry'] });
+  // busybox's nc is connecting within milliseconds of the container's start (node would take longer).
+  const firstConnect = (name: string, gated: boolean) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      imagePullSecrets: [{ name: 'registry' }],
+      securityContext: { runAsNonRoot: true, runAsUser: 10000, runAsGroup: 10000, seccompProfile: { type: 'RuntimeDefault' } },
+      ...(gated ? { initContainers: [gate] } : {}),
+      containers: [{ name: 'algorithm', image: TEST_IMAGE, command: ['sh', '-c', `if nc -w 2 ${KUBERNETES_SERVICE_IP} 443 </dev/null 2>/dev/null; then echo reached; else echo refused; fi`], securityContext: RESTRICTED_CONTAINER }],
+    },
+  });
+  const outcomes = async (gated: boolean): Promise<string[]> => {
+    const names = Array.from({ length: FIRST_CONNECTS }, (_, i) => `first-connect-${gated ? 'gated' : 'bare'}-${i}`);
+    for (const name of names) {
+      await apply(alpha.namespace, firstConnect(name, gated));
+      t.teardown(() => kubectl(['delete', 'pod', name, '-n', alpha.namespace, '--wait=false']).then(() => undefined));
+    }
+    for (const name of names) await waitForPodPhase(alpha.namespace, name, 'Succeeded', 120_000);
+    return Promise.all(names.map(async (name) => (await kubectl(['logs', '-n', alpha.namespace, name, '-c', 'algorithm'])).trim().split('\n').at(-1)!));
+  };
+  // Without the gate: what this cluster's policy implementation lets through before it has programmed a new pod.
+  const bare = await outcomes(false);
+  t.log(`without the gate, the Kubernetes API at the first connect: ${bare.join(', ')}`);
+  t.deepEqual(await outcomes(true), Array(FIRST_CONNECTS).fill('refused'), 'with the gate');
 });
 
 test.serial('every agent found isolation enforced by its probe, and says so to the server', async (t) => {
