@@ -2,19 +2,23 @@
 // of test/v6-hub/session.test.ts, with vantage6's Python client 5.0.3 as the researcher and the
 // v6_session image on vantage6-algorithm-tools 5.0.3, run by sites installed with Helm; the nodes'
 // Keycloak tokens live 10 s throughout. Then kill, HQ restarting, tokens expiring, a dataframe
-// deleted while one node is away.
+// deleted while one node is away, and an extraction from a database served over the network.
 import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
+import { stringify } from 'yaml';
 import { loginPerson } from '../../v6-hub/fixtures.js';
 import { COLD_START_MS } from '../../v6-hub/hub.js';
 import { HUB_ADMIN } from '../../v6-hub/realm.js';
-import { assertSessionFlowCompleted, dataframeTask, resultsOf, runsOf, scriptClient, scriptUser, sessionFlow, type Flow, type RunJson } from '../../v6-hub/session-flow.js';
+import { assertSessionFlowCompleted, base64Json, dataframeTask, resultsOf, runsOf, scriptClient, scriptUser, sessionFlow, type Flow, type RunJson } from '../../v6-hub/session-flow.js';
 import { LabelKey } from '../../../agent/kube/names.js';
 import { v6SessionImage } from '../algorithms/session-algorithm-image.js';
 import { ensureKubectl } from '../lib/kubectl.js';
-import { KUBECONFIG, kubectl, until } from '../smoke/kube.js';
+import { KUBECONFIG, RESTRICTED_CONTAINER, TEST_IMAGE, apply, kubectl, kubectlResult, until, waitForPodPhase } from '../smoke/kube.js';
 import { startHubWorld, type HubWorld } from './hub-world.js';
-import { waitForReady, type Site } from './site.js';
+import { CHART, waitForReady, type Site } from './site.js';
 import { AGES } from './world.js';
 
 let world: HubWorld;
@@ -216,4 +220,80 @@ test.serial("a dataframe the researcher deletes leaves both organizations' task 
   await until(`the dataframe gone from ${awaySite.namespace}`, async () => (await dataframeFile(awaySite, flow)) === null, 120_000);
   t.is(await dataframeFile(awaySite, flow), null, awaySite.namespace);
   t.is(await status(), 'online');
+});
+
+/** The CSV served over HTTP: the claim's columns and one more, so HQ's columns show where the dataframe came from. */
+const SERVED_CSV = `id,age,served\n${AGES[0]!.map((age, i) => `${i + 1},${age},1`).join('\n')}\n`;
+
+/** A new dataframe of the plain collaboration's session, extracted at Alpha only: its id and the extraction's run once finished. */
+async function extractAtAlpha(): Promise<{ dataframe: number; run: RunJson }> {
+  const flow = await flowIn(false);
+  const created = await (await scriptClient(world.hub)).request<{ id: number; last_session_task: { id: number } }>('POST', `session/${flow.session}/dataframe`, {
+    label: 'default',
+    task: { image: world.images.algorithms.session!, method: 'read_csv', organizations: [{ id: alphaNode().organization_id, arguments: base64Json({}) }] },
+  });
+  const [run] = await runsWhen(created.last_session_task.id, 'finished', (r) => r.finished_at !== null, 300_000);
+  return { dataframe: created.id, run: run! };
+}
+
+// Last: it leaves Alpha's site reading its database over the network.
+test.serial("a database served over the network and given as vantage6 5's chart gives it (DATABASE_* variables, the URI from a Secret): Alpha's extraction reads it only through networkPolicy.dataExtractionEgress", async (t) => {
+  t.timeout(15 * 60_000);
+  await flowIn(false); // the session, made while Alpha still reads its claim
+  // The institution's data service, in a namespace of its own: busybox's httpd serving the CSV.
+  const data = 'served-data';
+  await kubectl(['create', 'namespace', data]);
+  t.teardown(() => kubectl(['delete', 'namespace', data, '--wait=false']));
+  await until(`ServiceAccount default in ${data}`, async () => (await kubectlResult(['get', 'sa', 'default', '-n', data])).ok, 30_000);
+  await apply(
+    data,
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'patients' }, data: { 'patients.csv': SERVED_CSV } },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'httpd', labels: { app: 'patients' } },
+      spec: {
+        containers: [{ name: 'httpd', image: TEST_IMAGE, command: ['httpd', '-f', '-p', '8080', '-h', '/data'], securityContext: RESTRICTED_CONTAINER, volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+        volumes: [{ name: 'data', configMap: { name: 'patients' } }],
+      },
+    },
+  );
+  const { podIP } = await waitForPodPhase(data, 'httpd', 'Running');
+  const uri = `http://${podIP}:8080/patients.csv`;
+  const site = alphaSite();
+  await kubectl(['-n', site.namespace, 'create', 'secret', 'generic', 'served-database', `--from-literal=uri=${uri}`]);
+  const upgrade = async (networkPolicy: Record<string, unknown>) => {
+    const values = join(await mkdtemp(join(tmpdir(), 'v6-served-')), 'values.yaml');
+    await writeFile(values, stringify({
+      databases: [],
+      agent: {
+        extraEnv: [
+          { name: 'DATABASE_LABELS', value: 'default' },
+          { name: 'DATABASE_DEFAULT_URI', valueFrom: { secretKeyRef: { name: 'served-database', key: 'uri' } } },
+          { name: 'DATABASE_DEFAULT_TYPE', value: 'csv' },
+        ],
+      },
+      networkPolicy,
+    }));
+    await site.helm(['upgrade', site.release, CHART, '-n', site.namespace, '-f', site.valuesFile, '-f', values]);
+    await waitForReady(site.namespace, site.release);
+  };
+
+  // Without the rule the extraction reads the served URI and cannot reach it: crashed, the log says where it went.
+  await upgrade({});
+  const blocked = await extractAtAlpha();
+  t.is(blocked.run.status, 'crashed', blocked.run.log ?? '');
+  t.true((blocked.run.log ?? '').includes(`Reading the csv database at ${uri}`), blocked.run.log ?? '');
+
+  await upgrade({
+    dataExtractionEgress: [{
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': data } }, podSelector: { matchLabels: { app: 'patients' } } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    }],
+  });
+  const read = await extractAtAlpha();
+  t.is(read.run.status, 'completed', read.run.log ?? '');
+  t.is(podActions.get(read.run.id), 'data_extraction');
+  const { columns } = await (await scriptClient(world.hub)).request<{ columns: { name: string }[] }>('GET', `session/dataframe/${read.dataframe}`);
+  t.deepEqual(columns.map((c) => c.name).sort(), ['age', 'id', 'served'], 'the columns of the served CSV');
 });
