@@ -5,7 +5,9 @@
 // what runs and acts. Graceful deletion as the real one: deleting a pod this kubelet runs only
 // sets its deletionTimestamp (the store keeps it for its grace period), the kubelet stops the
 // containers (SIGTERM, SIGKILL after the grace period), writes the final status and deletes the
-// pod with grace period 0.
+// pod with grace period 0. Init containers are not run: the only one the agent adds is the
+// isolation gate (agent/isolation/gate.ts), which waits for NetworkPolicies, and the simulation
+// has none; its pods start as if the gate had passed.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
