@@ -432,7 +432,7 @@ test('logging.level: V6_LOG_LEVEL overrides the file, in pino\'s or vantage6\'s 
 
 test('isolation: probe on and unenforced isolation refused by default; V6_ISOLATION_ALLOW_UNENFORCED overrides the file', (t) => {
   const { config } = parseConfig(minimal(), {});
-  t.deepEqual(config.isolation, { probe: true, allow_unenforced: false, image: PROBE_IMAGE, image_pull_secrets: [], timeout_seconds: 10, proxy_wait_seconds: 60, interval_seconds: 3600, retry_seconds: 60 });
+  t.deepEqual(config.isolation, { probe: true, allow_unenforced: false, gate: true, image: PROBE_IMAGE, image_pull_secrets: [], timeout_seconds: 10, proxy_wait_seconds: 60, interval_seconds: 3600, retry_seconds: 60 });
   t.true(parseConfig(minimal(), { V6_ISOLATION_ALLOW_UNENFORCED: 'true' }).config.isolation.allow_unenforced);
   t.false(parseConfig(minimal({ isolation: { allow_unenforced: true } }), { V6_ISOLATION_ALLOW_UNENFORCED: 'false' }).config.isolation.allow_unenforced);
   t.deepEqual(problems(minimal(), { V6_ISOLATION_ALLOW_UNENFORCED: 'yes' }), ['isolation.allow_unenforced (from V6_ISOLATION_ALLOW_UNENFORCED): expected true or false']);

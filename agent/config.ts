@@ -285,6 +285,8 @@ const isolationSchema = z
   .strictObject({
     probe: z.boolean({ error: expected('true or false') }).default(true),
     allow_unenforced: booleanOrText.default(false),
+    /** The isolation gate in every algorithm pod (agent/isolation/gate.ts); only while the probe runs and isolation is required. */
+    gate: z.boolean({ error: expected('true or false') }).default(true),
     forbidden_url: tcpDestination.optional(),
     image: nonEmpty.optional(),
     image_pull_secrets: z.array(objectName, { error: expected('a list of Secret names') }).default([]),

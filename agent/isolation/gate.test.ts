@@ -28,6 +28,7 @@ test('every run gets the gate while the probe runs and isolation is required; it
   });
   t.deepEqual(isolationGateFor(config({ forbidden_url: 'tcp://203.0.113.10:5000' }), API_SERVER)?.forbidden, { host: '203.0.113.10', port: 5000 });
   t.is(isolationGateFor(config({ probe: false }), API_SERVER), undefined, 'isolation not verified: no gate');
+  t.is(isolationGateFor(config({ gate: false }), API_SERVER), undefined, 'the admin turned it off');
   t.is(isolationGateFor(config({ allow_unenforced: true }), API_SERVER), undefined, 'runs allowed without isolation: a gate would hold them all on a cluster without policies');
   t.is(isolationGateFor(config({}), undefined), undefined, 'nothing to test against');
 });

@@ -31,11 +31,12 @@ export interface IsolationGate {
  * The gate for this node's runs: whenever the isolation probe runs and runs must be isolated.
  * None with `isolation.probe: false` or `isolation.allow_unenforced: true`, where the admin runs
  * tasks without confirmed isolation (the gate would hold every run back on a cluster that does
- * not enforce NetworkPolicies), or without a destination to test.
+ * not enforce NetworkPolicies), with `isolation.gate: false` (a network plugin that programs a
+ * pod's rules before it starts), or without a destination to test.
  */
 export function isolationGateFor(config: Pick<Config, 'isolation'>, kubernetesApiServer: string | undefined): IsolationGate | undefined {
   const { isolation } = config;
-  if (!isolation.probe || isolation.allow_unenforced || isolation.image === undefined) return undefined;
+  if (!isolation.probe || isolation.allow_unenforced || !isolation.gate || isolation.image === undefined) return undefined;
   const forbidden = forbiddenTarget(config, kubernetesApiServer);
   return forbidden === undefined ? undefined : { image: isolation.image, forbidden, imagePullSecrets: isolation.image_pull_secrets };
 }

@@ -212,7 +212,7 @@ isolation.allow_unenforced come from the environment; absent optional keys are l
 {{- $_ := set $c "proxy" (dict "url" (include "v6-node.proxyUrl" .) "port" (int $v.proxy.port) "listen_port" (int $v.proxy.listenPort) "max_body_bytes" (int64 $v.proxy.maxBodyBytes) "max_concurrent_decryptions" (int $v.proxy.maxConcurrentDecryptions) "max_bytes_in_flight" (int64 $v.proxy.maxBytesInFlight)) }}
 {{- $_ := set $c "metrics" (dict "port" (int $v.metrics.port) "proxy_port" (int $v.metrics.proxyPort)) }}
 {{- $_ := set $c "results" (dict "max_output_bytes" (int64 $v.results.maxOutputBytes)) }}
-{{- $iso := dict "probe" $v.isolation.probe "image" (default (include "v6-node.image" .) $v.isolation.image) "image_pull_secrets" $v.imagePullSecrets "timeout_seconds" (int $v.isolation.timeoutSeconds) "proxy_wait_seconds" (int $v.isolation.proxyWaitSeconds) "interval_seconds" (int $v.isolation.intervalSeconds) "retry_seconds" (int $v.isolation.retrySeconds) }}
+{{- $iso := dict "probe" $v.isolation.probe "gate" $v.isolation.gate "image" (default (include "v6-node.image" .) $v.isolation.image) "image_pull_secrets" $v.imagePullSecrets "timeout_seconds" (int $v.isolation.timeoutSeconds) "proxy_wait_seconds" (int $v.isolation.proxyWaitSeconds) "interval_seconds" (int $v.isolation.intervalSeconds) "retry_seconds" (int $v.isolation.retrySeconds) }}
 {{- with $v.isolation.forbiddenUrl }}{{ $_ := set $iso "forbidden_url" . }}{{ end }}
 {{- $_ := set $c "isolation" $iso }}
 {{- toYaml $c }}
