@@ -586,7 +586,7 @@ function productionAsAllowUnenforced(data: Record<string, unknown>): { data: Rec
  * lists any, their sources added to `fromEnv`; the file must then list none of its own (the chart
  * writes `databases: []` when its values have none). Returns a copy of `data`.
  */
-function databasesFromEnvironment(data: Record<string, unknown>, env: NodeJS.ProcessEnv, fromEnv: Map<string, string>): { data: Record<string, unknown>; problems: string[] } {
+function applyDatabaseEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, fromEnv: Map<string, string>): { data: Record<string, unknown>; problems: string[] } {
   const given = databasesFromEnv(env);
   if (given === undefined) return { data, problems: [] };
   const inFile = data.databases !== undefined && !(Array.isArray(data.databases) && data.databases.length === 0);
@@ -629,7 +629,7 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv, source = '
   const { data: kept, warnings } = dropIgnoredKeys(raw);
   const { data, problems: moved } = productionAsAllowUnenforced(kept);
   const { data: overridden, fromEnv } = applyEnvOverrides(data, env);
-  const { data: withEnv, problems: twice } = databasesFromEnvironment(overridden, env, fromEnv);
+  const { data: withEnv, problems: twice } = applyDatabaseEnv(overridden, env, fromEnv);
   const result = configSchema.safeParse(withEnv, { error: genericError });
   const problems = [...moved, ...twice, ...(result.success ? [] : problemsOf(result.error, fromEnv))];
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);

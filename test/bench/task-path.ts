@@ -68,9 +68,8 @@ async function measureOne(researcher: UserClient, timeline: RunTimeline, figures
 
 /** On the real cluster: Alpha's plain site, the average image's partial function on its CSV. */
 /**
- * On the real cluster. `gate: false` installs the sites with `isolation.allowUnenforced`, which
- * leaves the isolation gate out of the run pods (the probe still finds isolation enforced): what
- * the gate costs, measured against the same build.
+ * On the real cluster. `gate: false` installs the sites with `isolation.gate: false`, which leaves
+ * the isolation gate out of the run pods: what the gate costs, measured against the same build.
  */
 export async function benchRealPath(runs: number, options: { gate: boolean } = { gate: true }): Promise<PathFigures> {
   // Imported here: the cluster modules need a kubeconfig when loaded, the other bench parts none.
@@ -79,7 +78,7 @@ export async function benchRealPath(runs: number, options: { gate: boolean } = {
   const { REGISTRY, paths } = await import('../cluster/lib/config.js');
   const world = await startNodeWorld({
     algorithms: { average: algorithmImage('average', `${REGISTRY}/algorithms/average:${ALGORITHM_TOOLS_VERSION}`, false) },
-    ...(options.gate ? {} : { values: () => ({ isolation: { allowUnenforced: true } }) }),
+    ...(options.gate ? {} : { values: () => ({ isolation: { gate: false } }) }),
   });
   try {
     const admin = new KubeConfig();

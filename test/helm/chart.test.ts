@@ -108,8 +108,8 @@ test("the agent's algorithm Jobs, built from the chart's config, are Pod Securit
       config,
     });
     const spec = job.spec!.template.spec!;
-    // The isolation gate is there whenever the probe is on and isolation is required; restricted too.
-    t.is(spec.initContainers?.length ?? 0, config.isolation.probe && !config.isolation.allow_unenforced ? 1 : 0, label(scenario));
+    // The isolation gate is there whenever the probe is on, isolation is required and the gate not turned off; restricted too.
+    t.is(spec.initContainers?.length ?? 0, config.isolation.probe && !config.isolation.allow_unenforced && config.isolation.gate ? 1 : 0, label(scenario));
     t.deepEqual(restrictedViolations(spec, { readOnlyRootFilesystem: true }), [], label(scenario));
     const claims = spec.volumes!.filter((v) => v.name.startsWith('database-'));
     t.is(claims.length, new Set(config.databases.flatMap((d) => (d.volume ? [d.volume.claim_name] : []))).size);

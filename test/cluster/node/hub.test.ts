@@ -16,7 +16,7 @@ import { assertSessionFlowCompleted, base64Json, dataframeTask, resultsOf, runsO
 import { LabelKey } from '../../../agent/kube/names.js';
 import { v6SessionImage } from '../algorithms/session-algorithm-image.js';
 import { ensureKubectl } from '../lib/kubectl.js';
-import { KUBECONFIG, RESTRICTED_CONTAINER, TEST_IMAGE, apply, kubectl, kubectlResult, until, waitForPodPhase } from '../smoke/kube.js';
+import { KUBECONFIG, RESTRICTED_CONTAINER, TEST_IMAGE, apply, kubectl, testNamespace, until, waitForPodPhase } from '../smoke/kube.js';
 import { startHubWorld, type HubWorld } from './hub-world.js';
 import { CHART, waitForReady, type Site } from './site.js';
 import { AGES } from './world.js';
@@ -241,10 +241,7 @@ test.serial("a database served over the network and given as vantage6 5's chart 
   t.timeout(15 * 60_000);
   await flowIn(false); // the session, made while Alpha still reads its claim
   // The institution's data service, in a namespace of its own: busybox's httpd serving the CSV.
-  const data = 'served-data';
-  await kubectl(['create', 'namespace', data]);
-  t.teardown(() => kubectl(['delete', 'namespace', data, '--wait=false']));
-  await until(`ServiceAccount default in ${data}`, async () => (await kubectlResult(['get', 'sa', 'default', '-n', data])).ok, 30_000);
+  const data = await testNamespace(t, 'served-data');
   await apply(
     data,
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'patients' }, data: { 'patients.csv': SERVED_CSV } },
